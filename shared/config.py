@@ -1,0 +1,125 @@
+"""The one typed settings object: every number of the specification is a default here.
+
+Values come from constructor arguments (tests), then `YTEMPIRE_*` environment variables (Cloud Functions,
+set by Terraform; locally, by the local cloud launcher). Secrets are `SecretStr` and never logged.
+Endpoints left empty mean "the real Google / OpenAI / Stripe service".
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The steps of the video chain, in order; the graph (successors, join) lives in shared.chain.graph.
+STEPS: tuple[str, ...] = (
+    "script",
+    "voice",
+    "media",
+    "thumbnail",
+    "render",
+    "quality",
+    "upload",
+    "publish",
+    "notify",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="YTEMPIRE_", extra="ignore", frozen=True)
+
+    # --- Google Cloud project and endpoints -------------------------------------------------------
+    project_id: str = "ytempire-local"
+    region: str = "us-central1"
+    # Emulator endpoints ("host:port"); empty in production.
+    firestore_emulator_host: str = ""
+    tasks_emulator_host: str = ""
+    storage_emulator_host: str = ""
+    secretmanager_endpoint: str = ""  # e.g. "http://127.0.0.1:8085" for drongo (REST transport)
+    # Cloud Storage bucket for media and intermediate artefacts.
+    media_bucket: str = "ytempire-local-media"
+    # Firestore collection prefix lets two deployments share a database; "" in a dedicated project.
+    collection_prefix: str = ""
+
+    # --- Cloud Tasks chain --------------------------------------------------------------------------
+    # Base URL of the functions: the URL of entry point E is f"{functions_base_url}/{E}".
+    functions_base_url: str = "http://127.0.0.1:8080"
+    queue_prefix: str = "ytempire"
+    # Service account whose OIDC token Cloud Tasks attaches to step calls ("" = no token, local).
+    tasks_invoker_service_account: str = ""
+    # Attempts per task before the job is failed (matches the queues' retry_config max_attempts).
+    task_max_attempts: int = Field(default=5, ge=1, le=100)
+    # A step claimed by one delivery is "running" for this long; a concurrent delivery backs off.
+    step_lease_s: int = Field(default=900, ge=10)
+    # Seconds a busy duplicate asks Cloud Tasks to wait (Retry-After).
+    busy_retry_after_s: int = Field(default=10, ge=1)
+
+    # --- Video requests -----------------------------------------------------------------------------
+    topic_max_chars: int = Field(default=200, ge=10)
+    default_duration_s: int = Field(default=60, ge=10, le=3600)
+    max_duration_s: int = Field(default=1200, ge=10, le=3600)
+
+    # --- Script (OpenAI) ----------------------------------------------------------------------------
+    openai_base_url: str = ""  # "" = api.openai.com
+    openai_api_key: SecretStr = SecretStr("")
+    openai_timeout_s: float = 60.0
+    openai_max_retries: int = 2
+    script_model_premium: str = "gpt-4"
+    script_model_economy: str = "gpt-3.5-turbo"
+    script_temperature: float = 0.7
+    script_max_tokens_economy: int = 2000
+    script_max_tokens_premium: int = 3000
+    # USD per 1k tokens, per model (seed: gpt-3.5-turbo $0.002, gpt-4 $0.03).
+    openai_price_per_1k_tokens_usd: dict[str, Decimal] = {
+        "gpt-4": Decimal("0.03"),
+        "gpt-3.5-turbo": Decimal("0.002"),
+    }
+    words_per_minute: int = 150
+
+    # --- Voice (Google Cloud TTS) -------------------------------------------------------------------
+    tts_endpoint: str = ""  # "" = texttospeech.googleapis.com; locally "http://127.0.0.1:PORT"
+    tts_voice_primary: str = "en-US-Neural2-J"
+    tts_voice_fallback: str = "en-US-Standard-J"
+    tts_language_code: str = "en-US"
+    tts_max_request_bytes: int = 5000
+    tts_sample_rate_hz: int = 24000
+    tts_price_per_1k_chars_usd: dict[str, Decimal] = {
+        "en-US-Neural2-J": Decimal("0.016"),
+        "en-US-Standard-J": Decimal("0.004"),
+    }
+
+    # --- Stock media (Pexels shape) -----------------------------------------------------------------
+    pexels_base_url: str = "https://api.pexels.com"
+    pexels_api_key: SecretStr = SecretStr("")
+    media_min_results: int = 5
+    media_stills_per_video: int = 8
+
+    # --- Thumbnail / render / quality ---------------------------------------------------------------
+    video_width: int = 1280
+    video_height: int = 720
+    video_fps: int = 30
+    x264_preset: str = "veryfast"
+    thumbnail_jpeg_quality: int = Field(default=85, ge=1, le=100)
+    quality_threshold: float = Field(default=0.7, ge=0, le=1)
+    quality_duration_tolerance: float = 0.10
+    quality_min_script_words: int = 40
+
+    # --- YouTube -------------------------------------------------------------------------------------
+    youtube_api_base_url: str = ""  # "" = www.googleapis.com; locally the YouTube sandbox
+    youtube_token_uri: str = "https://oauth2.googleapis.com/token"
+    youtube_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
+    youtube_client_id: str = ""
+    youtube_client_secret: SecretStr = SecretStr("")
+    youtube_upload_chunk_bytes: int = 50 * 1024 * 1024
+    youtube_default_privacy: str = "private"
+    youtube_category_id: str = "22"
+    # One Secret Manager secret per account holds its token JSON: f"{token_secret_prefix}{account_id}".
+    token_secret_prefix: str = "youtube-token-"
+
+    # --- Notifications ------------------------------------------------------------------------------
+    notify_from_email: str = "noreply@ytempire.com"
+
+
+def function_url(settings: Settings, entry_point: str) -> str:
+    return f"{settings.functions_base_url.rstrip('/')}/{entry_point}"
