@@ -1,0 +1,8 @@
+"""Cloud Tasks target of the `script` step: `{job_id, step}` in, the chain runner's status code out."""
+
+from shared.doors import step_task
+from shared.steps.script import run
+
+
+def handle(request):
+    return step_task(request, "script", run)

@@ -1,0 +1,120 @@
+"""The composition root: builds each adapter on first use, once per instance, never at import time.
+
+A function instance calls `container()`; tests build `Container(settings, jobs=..., queue=...)` with
+other adapters and install it with `use(container)` instead of patching globals. Each property imports
+its client library lazily, so an entry point pays only for the clients it touches.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from shared.chain.runner import ChainPolicy
+from shared.config import Settings
+
+if TYPE_CHECKING:
+    from shared.chain.store import JobStore
+    from shared.ports import BlobStore, ChatModel, SecretStore, SpeechSynthesizer, StockMediaSearch, TaskQueue, \
+        YouTubeGateway
+
+
+class Container:
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings or Settings()
+        self._lock = threading.RLock()
+        for name, value in overrides.items():
+            if not isinstance(getattr(type(self), name, None), cached_property):
+                raise TypeError(f"unknown adapter override: {name}")
+            self.__dict__[name] = value
+
+    def _build(self, name: str, factory: Any) -> Any:
+        with self._lock:  # two threads of one instance must not build two clients
+            if name not in self.__dict__:
+                self.__dict__[name] = factory()
+            return self.__dict__[name]
+
+    @property
+    def policy(self) -> ChainPolicy:
+        s = self.settings
+        return ChainPolicy(max_attempts=s.task_max_attempts, lease_s=s.step_lease_s)
+
+    # --- Google Cloud ---------------------------------------------------------------------------------
+    @cached_property
+    def firestore(self) -> Any:
+        def make() -> Any:
+            from shared.gcp.firestore_jobs import firestore_client
+
+            return firestore_client(self.settings)
+
+        return self._build("_firestore_client", make)
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        from shared.gcp.firestore_jobs import FirestoreJobStore
+
+        return self._build("_jobs", lambda: FirestoreJobStore(self.firestore, self.settings))
+
+    @cached_property
+    def queue(self) -> TaskQueue:
+        from shared.gcp.tasks import CloudTasksQueue, tasks_client
+
+        return self._build("_queue", lambda: CloudTasksQueue(tasks_client(self.settings), self.settings))
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        from shared.gcp.storage import GcsBlobStore
+
+        return self._build("_blobs", lambda: GcsBlobStore(self.settings))
+
+    @cached_property
+    def secrets(self) -> SecretStore:
+        from shared.gcp.secrets import SecretManagerStore
+
+        return self._build("_secrets", lambda: SecretManagerStore(self.settings))
+
+    # --- providers ------------------------------------------------------------------------------------
+    @cached_property
+    def chat(self) -> ChatModel:
+        from shared.content.openai_chat import OpenAIChatModel
+
+        return self._build("_chat", lambda: OpenAIChatModel(self.settings))
+
+    @cached_property
+    def speech(self) -> SpeechSynthesizer:
+        from shared.content.google_tts import GoogleSpeechSynthesizer
+
+        return self._build("_speech", lambda: GoogleSpeechSynthesizer(self.settings))
+
+    @cached_property
+    def stock_media(self) -> StockMediaSearch:
+        from shared.content.pexels import PexelsSearch
+
+        return self._build("_stock_media", lambda: PexelsSearch(self.settings))
+
+    @cached_property
+    def youtube(self) -> YouTubeGateway:
+        from shared.youtube.gateway import GoogleYouTubeGateway
+
+        return self._build("_youtube", lambda: GoogleYouTubeGateway(self.settings, self.secrets))
+
+
+_installed: Container | None = None
+_default_lock = threading.Lock()
+
+
+def container() -> Container:
+    """The instance's container: the one installed by `use`, else one built from the environment."""
+    global _installed
+    if _installed is None:
+        with _default_lock:
+            if _installed is None:
+                _installed = Container()
+    return _installed
+
+
+def use(c: Container | None) -> None:
+    """Install a container for this process (tests, the local functions host); None resets."""
+    global _installed
+    _installed = c
