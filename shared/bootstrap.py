@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from shared.chain.store import JobStore
     from shared.ports import BlobStore, ChatModel, SecretStore, SpeechSynthesizer, StockMediaSearch, TaskQueue, \
         YouTubeGateway
+    from shared.youtube.accounts import FirestoreAccounts
 
 
 class Container:
@@ -92,6 +93,12 @@ class Container:
         from shared.content.pexels import PexelsSearch
 
         return self._build("_stock_media", lambda: PexelsSearch(self.settings))
+
+    @cached_property
+    def accounts(self) -> FirestoreAccounts:
+        from shared.youtube.accounts import FirestoreAccounts
+
+        return self._build("_accounts", lambda: FirestoreAccounts(self.firestore, self.settings.collection_prefix))
 
     @cached_property
     def youtube(self) -> YouTubeGateway:

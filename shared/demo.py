@@ -1,0 +1,123 @@
+"""The demo: seed one YouTube account and one customer, submit video requests through the real
+`video_request` function URL, follow them through `job_status`, fetch the finished MP4s."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from shared.bootstrap import Container
+from shared.config import STEPS
+from shared.youtube.accounts import Account
+
+DEMO_TOPICS = (
+    "Why octopuses are smarter than you think",
+    "The science of a perfect cup of coffee",
+    "How bridges carry so much weight",
+    "Five habits that make mornings easier",
+    "What black holes really are",
+)
+DEMO_ACCOUNT = "demo-1"
+DEMO_CUSTOMER = "demo-customer"
+DONE = frozenset({"published", "failed"})
+
+
+@dataclass
+class JobReport:
+    job_id: str
+    status: str
+    youtube_video_id: str | None
+    video_uri: str | None
+    local_path: str | None
+    duration_s: float | None
+    cost_usd: str
+    account_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def seed(c: Container, *, account_id: str = DEMO_ACCOUNT, customer_id: str = DEMO_CUSTOMER) -> None:
+    """One account with a token in Secret Manager (the sandbox accepts any refresh token) and one customer."""
+    from shared.youtube.tokens import TokenRecord, save_token
+
+    if c.accounts.get(account_id) is None or not _has_token(c, account_id):
+        token = TokenRecord(
+            refresh_token=f"1//local-refresh-{account_id}",
+            access_token=None,
+            expiry=datetime.now(UTC) - timedelta(seconds=1),
+            client_id=c.settings.youtube_client_id,
+            token_uri=c.settings.youtube_token_uri,
+        )
+        save_token(c.secrets, c.settings, account_id, token)
+        channel = c.youtube.channel_id(account_id)
+        c.accounts.put(Account(account_id=account_id, channel_id=channel))
+    c.firestore.collection(f"{c.settings.collection_prefix}customers").document(customer_id).set(
+        {"customer_id": customer_id, "email": "demo@example.com", "plan": "starter", "status": "active"}, merge=True)
+
+
+def _has_token(c: Container, account_id: str) -> bool:
+    try:
+        c.secrets.get(f"{c.settings.token_secret_prefix}{account_id}")
+        return True
+    except KeyError:
+        return False
+
+
+def submit(function_urls: dict[str, str], n: int, *, customer_id: str = DEMO_CUSTOMER, duration_s: int = 30,
+           run_id: str | None = None) -> list[str]:
+    run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    job_ids = []
+    for i in range(n):
+        body = {"customer_id": customer_id, "topic": DEMO_TOPICS[i % len(DEMO_TOPICS)], "duration_s": duration_s,
+                "idempotency_key": f"demo-{run_id}-{i}"}
+        resp = requests.post(function_urls["video_request"], json=body, timeout=30)
+        resp.raise_for_status()
+        job_ids.append(resp.json()["job_id"])
+    return job_ids
+
+
+def follow(function_urls: dict[str, str], job_ids: list[str], *, timeout_s: float,
+           on_update: Callable[[dict[str, dict[str, Any]]], None] = lambda _v: None,
+           poll_s: float = 0.5) -> dict[str, dict[str, Any]]:
+    """Poll job_status until every job is published or failed (or the timeout passes)."""
+    deadline = time.monotonic() + timeout_s
+    views: dict[str, dict[str, Any]] = {}
+    while True:
+        for job_id in job_ids:
+            resp = requests.get(function_urls["job_status"], params={"job_id": job_id}, timeout=30)
+            resp.raise_for_status()
+            views[job_id] = resp.json()
+        on_update(views)
+        if all(v["status"] in DONE for v in views.values()) or time.monotonic() > deadline:
+            return views
+        time.sleep(poll_s)
+
+
+def collect(c: Container, views: dict[str, dict[str, Any]], out_dir: Path) -> list[JobReport]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for job_id, v in views.items():
+        render = v["steps"]["render"]["outputs"]
+        video_uri = render.get("video_uri")
+        local = None
+        if v["status"] == "published" and video_uri:
+            local = str(c.blobs.download_to(video_uri, out_dir / f"{job_id}.mp4"))
+        reports.append(JobReport(
+            job_id=job_id, status=v["status"], youtube_video_id=v["youtube_video_id"], video_uri=video_uri,
+            local_path=local, duration_s=render.get("duration_s"), cost_usd=v["total_cost_usd"],
+            account_id=v["account_id"],
+        ))
+    return reports
+
+
+def step_marks(view: dict[str, Any]) -> str:
+    """One character per step: ✓ done, ▶ running, · pending, ⏸ deferred, ✗ failed."""
+    marks = {"done": "✓", "running": "▶", "pending": "·", "deferred": "⏸", "failed": "✗"}
+    return " ".join(f"{s}{marks.get(view['steps'][s]['status'], '?')}" for s in STEPS)
