@@ -45,17 +45,16 @@ class JobReport:
 
 def seed(c: Container, *, account_id: str = DEMO_ACCOUNT, customer_id: str = DEMO_CUSTOMER) -> None:
     """One account with a token in Secret Manager (the sandbox accepts any refresh token) and one customer."""
-    from shared.youtube.tokens import TokenRecord, save_token
+    from shared.youtube.tokens import TokenRecord, TokenStore
 
     if c.accounts.get(account_id) is None or not _has_token(c, account_id):
         token = TokenRecord(
             refresh_token=f"1//local-refresh-{account_id}",
-            access_token=None,
-            expiry=datetime.now(UTC) - timedelta(seconds=1),
+            expiry=datetime.now(UTC) - timedelta(seconds=1),  # expired: the first use refreshes it
             client_id=c.settings.youtube_client_id,
             token_uri=c.settings.youtube_token_uri,
         )
-        save_token(c.secrets, c.settings, account_id, token)
+        TokenStore(c.settings, c.secrets).save(account_id, token)
         channel = c.youtube.channel_id(account_id)
         c.accounts.put(Account(account_id=account_id, channel_id=channel))
     c.firestore.collection(f"{c.settings.collection_prefix}customers").document(customer_id).set(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 ErrorBody = Callable[[int, str, str], Any]  # (status, reason, message) -> JSON-able body
 
@@ -154,11 +154,18 @@ def make_sandbox_app(name: str, error_body: ErrorBody = google_error_body) -> Fl
     return app
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access-log line per request (the sandboxes keep their own call log)."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 class ServerThread:
     """A threaded WSGI server on loopback, stoppable; used by the sandbox host and by tests."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
         self.host = host
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"wsgi-{self.port}", daemon=True)

@@ -1,0 +1,90 @@
+"""Cold import of each Cloud Function entry point next to the import cost of the client libraries that
+function really needs, as a ratio (target ≤ 1.15).
+
+An entry point's cold cost is measured as its first request pays it: a fresh interpreter imports
+functions.main, the entry point's door module and the adapters its step touches (found by reading which
+container attributes the step module uses). The baseline is a fresh interpreter importing only
+functions_framework and those adapters' client libraries. Median of --repeat runs each.
+
+    python tests/bench/bench_cold_import.py [--repeat 5] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from infra.local.functions_host import entry_points  # noqa: E402
+
+# Container attribute → (adapter module, the client library it wraps).
+ADAPTERS = {
+    "jobs": ("shared.gcp.firestore_jobs", "google.cloud.firestore"),
+    "accounts": ("shared.youtube.accounts", "google.cloud.firestore"),
+    "queue": ("shared.gcp.tasks", "google.cloud.tasks_v2"),
+    "blobs": ("shared.gcp.storage", "google.cloud.storage"),
+    "secrets": ("shared.gcp.secrets", "google.cloud.secretmanager"),
+    "chat": ("shared.content.openai_chat", "openai"),
+    "speech": ("shared.content.google_tts", "google.cloud.texttospeech"),
+    "stock_media": ("shared.content.pexels", "requests"),
+    "youtube": ("shared.youtube.gateway", "googleapiclient.discovery"),
+}
+
+
+def attributes_used(entry_point: str) -> list[str]:
+    """Which adapters an entry point's first request builds: the runner's (jobs, queue) plus its step's."""
+    used = {"jobs", "queue"} if entry_point != "job_status" else {"jobs"}
+    if entry_point.startswith("step_"):
+        source = (REPO / "shared" / "steps" / f"{entry_point.removeprefix('step_')}.py").read_text()
+        used |= set(re.findall(r"\bc\.(\w+)", source)) & set(ADAPTERS)
+    if "youtube" in used:
+        used.add("secrets")  # the gateway reads tokens from Secret Manager
+    return sorted(used)
+
+
+def _time_imports(modules: list[str]) -> float:
+    code = (
+        "import time, importlib\n"
+        "t = time.perf_counter()\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1]) * 1000
+
+
+def measure(entry_point: str, repeat: int) -> dict:
+    used = attributes_used(entry_point)
+    libs = sorted({"functions_framework", *(ADAPTERS[a][1] for a in used)})
+    ours = ["functions.main", f"functions.{entry_point}", *sorted({ADAPTERS[a][0] for a in used})]
+    entry_ms = statistics.median(_time_imports(ours) for _ in range(repeat))
+    libs_ms = statistics.median(_time_imports(libs) for _ in range(repeat))
+    return {"entry_point": entry_point, "entry_ms": round(entry_ms, 1), "libs_ms": round(libs_ms, 1),
+            "ratio": round(entry_ms / libs_ms, 3), "libs": libs}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = [measure(ep, args.repeat) for ep in entry_points()]
+    if args.json:
+        print(json.dumps({"cold_import": rows}, indent=2))
+        return 0
+    print(f"{'entry point':16} {'entry ms':>9} {'libs ms':>8} {'ratio':>6}  libraries it needs")
+    for r in rows:
+        print(f"{r['entry_point']:16} {r['entry_ms']:9.1f} {r['libs_ms']:8.1f} {r['ratio']:6.3f}  {', '.join(r['libs'])}")
+    print(f"worst ratio: {max(r['ratio'] for r in rows):.3f} (target ≤ 1.15)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
