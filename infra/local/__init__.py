@@ -1,0 +1,1 @@
+"""The local cloud: emulators of Google Cloud services started as managed child processes."""
