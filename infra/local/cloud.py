@@ -82,9 +82,18 @@ def read_state(state_dir: Path = DEFAULT_STATE_DIR) -> CloudState | None:
     return CloudState(data["components"], data["functions"], data["env"], data.get("state_dir", str(state_dir)))
 
 
+def _leader_is(pgid: int, argv0: str) -> bool:
+    """The recorded group leader still runs what `up` started (a pid may be reused after a reboot)."""
+    try:
+        cmdline = Path(f"/proc/{pgid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return bool(argv0) and any(part.decode(errors="replace") == argv0 for part in cmdline)
+
+
 def _alive(component: dict[str, Any]) -> bool:
     pgid = component.get("pgid")
-    return bool(pgid) and group_alive(pgid)
+    return bool(pgid) and group_alive(pgid) and _leader_is(pgid, component.get("argv0", ""))
 
 
 def status(state_dir: Path = DEFAULT_STATE_DIR) -> CloudState | None:
@@ -161,14 +170,14 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, *, progress: Progress = lambda _m: N
         name = proc.name.removesuffix("-emulator")
         url_key = name if name in urls else None
         entry: dict[str, Any] = {"url": urls.get(url_key) if url_key else None, "pid": proc.pid, "pgid": proc.pid,
-                                 "log": str(proc.log_path), "running": True}
+                                 "argv0": proc.argv[0], "log": str(proc.log_path), "running": True}
         if name == "sandboxes":
             entry["urls"] = {s: urls[s] for s in SANDBOXES}
             entry["url"] = urls["youtube"]
         components[name] = entry
     for s in SANDBOXES:
-        components[f"sandbox_{s}"] = {"url": urls[s], "pid": components["sandboxes"]["pid"],
-                                      "pgid": components["sandboxes"]["pgid"], "running": True, "part_of": "sandboxes"}
+        components[f"sandbox_{s}"] = {**components["sandboxes"], "url": urls[s], "part_of": "sandboxes"}
+        components[f"sandbox_{s}"].pop("urls", None)
     functions = {ep: f"{urls['functions']}/{ep}" for ep in entry_points()} if with_functions else {}
     state = CloudState(components, functions, env, str(state_dir))
     if detach:
@@ -190,7 +199,7 @@ def down(state_dir: Path = DEFAULT_STATE_DIR, *, progress: Progress = lambda _m:
         if not pgid or pgid in seen or comp.get("part_of"):
             continue
         seen.add(pgid)
-        if group_alive(pgid):
+        if _alive(comp):
             progress(f"stopping {name} …")
             stop_process_group(pgid)
             stopped.append(name)
