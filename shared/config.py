@@ -76,6 +76,8 @@ class Settings(BaseSettings):
         "gpt-3.5-turbo": Decimal("0.002"),
     }
     words_per_minute: int = 150
+    # Seed's PromptOptimizer (prompt_compression: true): trims filler words from the prompt template.
+    script_prompt_compression: bool = True
 
     # --- Voice (Google Cloud TTS) -------------------------------------------------------------------
     tts_endpoint: str = ""  # "" = texttospeech.googleapis.com; locally "http://127.0.0.1:PORT"
@@ -84,6 +86,8 @@ class Settings(BaseSettings):
     tts_language_code: str = "en-US"
     tts_max_request_bytes: int = 5000
     tts_sample_rate_hz: int = 24000
+    tts_speaking_rate: float = Field(default=1.0, ge=0.25, le=4.0)
+    tts_timeout_s: float = 60.0
     tts_price_per_1k_chars_usd: dict[str, Decimal] = {
         "en-US-Neural2-J": Decimal("0.016"),
         "en-US-Standard-J": Decimal("0.004"),
@@ -94,6 +98,7 @@ class Settings(BaseSettings):
     pexels_api_key: SecretStr = SecretStr("")
     media_min_results: int = 5
     media_stills_per_video: int = 8
+    pexels_timeout_s: float = 15.0
 
     # --- Thumbnail / render / quality ---------------------------------------------------------------
     video_width: int = 1280
@@ -104,6 +109,19 @@ class Settings(BaseSettings):
     quality_threshold: float = Field(default=0.7, ge=0, le=1)
     quality_duration_tolerance: float = 0.10
     quality_min_script_words: int = 40
+    # Weights of the quality checks in the score; a failed required check keeps the score under the threshold.
+    quality_weights: dict[str, float] = {
+        "duration": 0.3,
+        "resolution": 0.2,
+        "audio": 0.2,
+        "codecs": 0.1,
+        "script": 0.2,
+    }
+    quality_required_checks: list[str] = ["duration", "resolution", "audio", "codecs", "script"]
+    # Integrated loudness under which the audio counts as silent (digital silence measures about -70).
+    quality_min_loudness_lufs: float = -50.0
+    # Wall-clock limit of one ffmpeg render; keep it under the render queue's dispatch deadline.
+    render_timeout_s: int = Field(default=900, ge=10)
 
     # --- YouTube -------------------------------------------------------------------------------------
     youtube_api_base_url: str = ""  # "" = www.googleapis.com; locally the YouTube sandbox
@@ -116,6 +134,11 @@ class Settings(BaseSettings):
     youtube_category_id: str = "22"
     # One Secret Manager secret per account holds its token JSON: f"{token_secret_prefix}{account_id}".
     token_secret_prefix: str = "youtube-token-"
+    # Refresh an access token when it expires within this many seconds; attempts on transient failures.
+    token_refresh_buffer_s: int = Field(default=300, ge=0)
+    token_refresh_attempts: int = Field(default=3, ge=1, le=10)
+    # Socket timeout of one YouTube HTTP call (one upload chunk, one API call, one token refresh).
+    youtube_http_timeout_s: float = Field(default=120.0, gt=0)
 
     # --- Notifications ------------------------------------------------------------------------------
     notify_from_email: str = "noreply@ytempire.com"
