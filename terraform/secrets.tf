@@ -1,0 +1,36 @@
+# One Secret Manager secret per SecretStr field of shared.config.Settings, created WITHOUT a value:
+# values are added with `gcloud secrets versions add` (docs/DEPLOY.md) and so never enter Terraform
+# state. Functions receive them as YTEMPIRE_<FIELD> secret references (functions.tf), and each function's
+# service account may read exactly the secrets its entry in local.functions lists.
+#
+# YouTube account tokens are different: one secret per account (<token_secret_prefix><account>),
+# created at run time when an account is onboarded; see the conditional grants in iam.tf.
+
+locals {
+  # = Settings.token_secret_prefix; the functions also receive it as YTEMPIRE_TOKEN_SECRET_PREFIX.
+  token_secret_prefix = "youtube-token-"
+
+  secrets = {
+    openai_api_key        = "OpenAI API key: scripts (and thumbnail images)."
+    pexels_api_key        = "Pexels API key: stock media search."
+    youtube_client_secret = "OAuth client secret of the YouTube app: token refresh and onboarding."
+  }
+}
+
+resource "google_secret_manager_secret" "settings" {
+  for_each = local.secrets
+
+  project   = var.project_id
+  secret_id = replace(each.key, "_", "-")
+
+  annotations = {
+    description = each.value
+    setting     = "YTEMPIRE_${upper(each.key)}"
+  }
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.main]
+}
