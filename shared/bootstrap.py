@@ -16,8 +16,15 @@ from shared.config import Settings
 
 if TYPE_CHECKING:
     from shared.chain.store import JobStore
-    from shared.ports import BlobStore, ChatModel, SecretStore, SpeechSynthesizer, StockMediaSearch, TaskQueue, \
-        YouTubeGateway
+    from shared.ports import (
+        BlobStore,
+        ChatModel,
+        SecretStore,
+        SpeechSynthesizer,
+        StockMediaSearch,
+        TaskQueue,
+        YouTubeGateway,
+    )
     from shared.youtube.accounts import FirestoreAccounts
 
 
@@ -39,7 +46,11 @@ class Container:
     @property
     def policy(self) -> ChainPolicy:
         s = self.settings
-        return ChainPolicy(max_attempts=s.task_max_attempts, lease_s=s.step_lease_s)
+        return ChainPolicy(
+            max_attempts=s.task_max_attempts,
+            lease_s={step: t + s.step_lease_margin_s for step, t in s.step_dispatch_deadline_s.items()},
+            max_regenerations=s.quality_max_regenerations,
+        )
 
     # --- Google Cloud ---------------------------------------------------------------------------------
     @cached_property
@@ -98,7 +109,9 @@ class Container:
     def accounts(self) -> FirestoreAccounts:
         from shared.youtube.accounts import FirestoreAccounts
 
-        return self._build("_accounts", lambda: FirestoreAccounts(self.firestore, self.settings.collection_prefix))
+        return self._build(
+            "_accounts", lambda: FirestoreAccounts(self.firestore, self.settings.collection_prefix)
+        )
 
     @cached_property
     def youtube(self) -> YouTubeGateway:

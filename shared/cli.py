@@ -16,10 +16,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="YTEMPIRE integrations: operate the video chain and its local cloud.", no_args_is_help=True,
-                  add_completion=False)
-local_app = typer.Typer(help="The local cloud: emulators, sandboxes and the functions, on loopback.",
-                        no_args_is_help=True)
+app = typer.Typer(
+    help="YTEMPIRE integrations: operate the video chain and its local cloud.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+local_app = typer.Typer(
+    help="The local cloud: emulators, sandboxes and the functions, on loopback.", no_args_is_help=True
+)
 jobs_app = typer.Typer(help="Video jobs.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
 app.add_typer(jobs_app, name="jobs")
@@ -62,15 +66,18 @@ def _status_json(state: Any) -> dict[str, Any]:
     from infra.local.cloud import LOCAL_OAUTH_CLIENT_ID
 
     return {
-        "components": {name: {"url": comp["url"], "running": comp["running"]}
-                       for name, comp in state.components.items()},
+        "components": {
+            name: {"url": comp["url"], "running": comp["running"]} for name, comp in state.components.items()
+        },
         "functions": state.functions,
         "oauth_client_id": LOCAL_OAUTH_CLIENT_ID,
     }
 
 
 @local_app.command("up")
-def local_up(as_json: bool = typer.Option(False, "--json", help="Print the status as JSON when ready.")) -> None:
+def local_up(
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON when ready."),
+) -> None:
     """Start the local cloud (only what is not running yet) and create its queues and bucket."""
     from infra.local.cloud import status, up
     from infra.local.emulators import EmulatorNotInstalledError
@@ -146,8 +153,10 @@ def jobs_show(job_id: str, as_json: bool = typer.Option(False, "--json")) -> Non
     if as_json:
         _print_json(view)
         return
-    out.print(f"[bold]{view['job_id']}[/]  status [bold]{view['status']}[/]  cost ${view['total_cost_usd']}  "
-              f"account {view['account_id'] or '-'}  video {view['youtube_video_id'] or '-'}")
+    out.print(
+        f"[bold]{view['job_id']}[/]  status [bold]{view['status']}[/]  cost ${view['total_cost_usd']}  "
+        f"account {view['account_id'] or '-'}  video {view['youtube_video_id'] or '-'}"
+    )
     if view["failure"]:
         out.print(f"[red]failed at {view['failure']['step']}: {view['failure']['reason']}[/]")
     table = Table()
@@ -160,14 +169,25 @@ def jobs_show(job_id: str, as_json: bool = typer.Option(False, "--json")) -> Non
 
 
 @jobs_app.command("list")
-def jobs_list(limit: int = typer.Option(20, min=1, max=500), as_json: bool = typer.Option(False, "--json")) -> None:
+def jobs_list(
+    limit: int = typer.Option(20, min=1, max=500), as_json: bool = typer.Option(False, "--json")
+) -> None:
     """The newest jobs."""
     from shared.chain.jobs import public_view
 
     views = [public_view(d) for d in _container().jobs.list_jobs(limit)]
     if as_json:
-        _print_json({"jobs": [{k: v[k] for k in ("job_id", "status", "total_cost_usd", "youtube_video_id",
-                                                 "created_at")} for v in views]})
+        _print_json(
+            {
+                "jobs": [
+                    {
+                        k: v[k]
+                        for k in ("job_id", "status", "total_cost_usd", "youtube_video_id", "created_at")
+                    }
+                    for v in views
+                ]
+            }
+        )
         return
     for v in views:
         out.print(f"{v['job_id']}  {v['status']:10} ${v['total_cost_usd']}  {v['youtube_video_id'] or ''}")
@@ -211,14 +231,22 @@ def demo(
     if as_json:
         _print_json({"jobs": [r.to_json() for r in reports], "elapsed_s": elapsed})
     else:
-        table = Table(title=f"demo: {sum(r.status == 'published' for r in reports)}/{len(reports)} published "
-                            f"in {elapsed:.1f} s")
+        table = Table(
+            title=f"demo: {sum(r.status == 'published' for r in reports)}/{len(reports)} published "
+            f"in {elapsed:.1f} s"
+        )
         for col in ("job", "status", "youtube id", "duration", "cost", "account", "file"):
             table.add_column(col)
         for r in reports:
-            table.add_row(r.job_id[:12], r.status, r.youtube_video_id or "-",
-                          f"{r.duration_s:.1f} s" if r.duration_s else "-", f"${r.cost_usd}", r.account_id or "-",
-                          r.local_path or "-")
+            table.add_row(
+                r.job_id[:12],
+                r.status,
+                r.youtube_video_id or "-",
+                f"{r.duration_s:.1f} s" if r.duration_s else "-",
+                f"${r.cost_usd}",
+                r.account_id or "-",
+                r.local_path or "-",
+            )
         out.print(table)
     if any(r.status != "published" for r in reports):
         raise typer.Exit(1)

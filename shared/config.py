@@ -50,10 +50,24 @@ class Settings(BaseSettings):
     tasks_invoker_service_account: str = ""
     # Attempts per task before the job is failed (matches the queues' retry_config max_attempts).
     task_max_attempts: int = Field(default=5, ge=1, le=100)
-    # A step claimed by one delivery is "running" for this long; a concurrent delivery backs off.
-    step_lease_s: int = Field(default=900, ge=10)
-    # Seconds a busy duplicate asks Cloud Tasks to wait (Retry-After).
-    busy_retry_after_s: int = Field(default=10, ge=1)
+    # How long Cloud Tasks waits for each step's function to answer (HTTP tasks: 15 s to 30 min); every
+    # step must finish within it. Terraform's queues and shared.manifest read the same numbers.
+    step_dispatch_deadline_s: dict[str, int] = {
+        "script": 300,
+        "voice": 300,
+        "media": 300,
+        "thumbnail": 240,
+        "render": 1800,
+        "quality": 300,
+        "upload": 1200,
+        "publish": 120,
+        "notify": 60,
+    }
+    # A claimed step is "running" for its deadline plus this margin; a concurrent delivery gets 503 until
+    # then, and a delivery that died holding the claim is taken over after it.
+    step_lease_margin_s: int = Field(default=60, ge=0)
+    # A low quality score sends the job back to `script` this many times before it fails.
+    quality_max_regenerations: int = Field(default=1, ge=0, le=5)
 
     # --- Video requests -----------------------------------------------------------------------------
     topic_max_chars: int = Field(default=200, ge=10)

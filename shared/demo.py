@@ -58,7 +58,9 @@ def seed(c: Container, *, account_id: str = DEMO_ACCOUNT, customer_id: str = DEM
         channel = c.youtube.channel_id(account_id)
         c.accounts.put(Account(account_id=account_id, channel_id=channel))
     c.firestore.collection(f"{c.settings.collection_prefix}customers").document(customer_id).set(
-        {"customer_id": customer_id, "email": "demo@example.com", "plan": "starter", "status": "active"}, merge=True)
+        {"customer_id": customer_id, "email": "demo@example.com", "plan": "starter", "status": "active"},
+        merge=True,
+    )
 
 
 def _has_token(c: Container, account_id: str) -> bool:
@@ -69,22 +71,37 @@ def _has_token(c: Container, account_id: str) -> bool:
         return False
 
 
-def submit(function_urls: dict[str, str], n: int, *, customer_id: str = DEMO_CUSTOMER, duration_s: int = 30,
-           run_id: str | None = None) -> list[str]:
+def submit(
+    function_urls: dict[str, str],
+    n: int,
+    *,
+    customer_id: str = DEMO_CUSTOMER,
+    duration_s: int = 30,
+    run_id: str | None = None,
+) -> list[str]:
     run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     job_ids = []
     for i in range(n):
-        body = {"customer_id": customer_id, "topic": DEMO_TOPICS[i % len(DEMO_TOPICS)], "duration_s": duration_s,
-                "idempotency_key": f"demo-{run_id}-{i}"}
+        body = {
+            "customer_id": customer_id,
+            "topic": DEMO_TOPICS[i % len(DEMO_TOPICS)],
+            "duration_s": duration_s,
+            "idempotency_key": f"demo-{run_id}-{i}",
+        }
         resp = requests.post(function_urls["video_request"], json=body, timeout=30)
         resp.raise_for_status()
         job_ids.append(resp.json()["job_id"])
     return job_ids
 
 
-def follow(function_urls: dict[str, str], job_ids: list[str], *, timeout_s: float,
-           on_update: Callable[[dict[str, dict[str, Any]]], None] = lambda _v: None,
-           poll_s: float = 0.5) -> dict[str, dict[str, Any]]:
+def follow(
+    function_urls: dict[str, str],
+    job_ids: list[str],
+    *,
+    timeout_s: float,
+    on_update: Callable[[dict[str, dict[str, Any]]], None] = lambda _v: None,
+    poll_s: float = 0.5,
+) -> dict[str, dict[str, Any]]:
     """Poll job_status until every job is published or failed (or the timeout passes)."""
     deadline = time.monotonic() + timeout_s
     views: dict[str, dict[str, Any]] = {}
@@ -108,11 +125,18 @@ def collect(c: Container, views: dict[str, dict[str, Any]], out_dir: Path) -> li
         local = None
         if v["status"] == "published" and video_uri:
             local = str(c.blobs.download_to(video_uri, out_dir / f"{job_id}.mp4"))
-        reports.append(JobReport(
-            job_id=job_id, status=v["status"], youtube_video_id=v["youtube_video_id"], video_uri=video_uri,
-            local_path=local, duration_s=render.get("duration_s"), cost_usd=v["total_cost_usd"],
-            account_id=v["account_id"],
-        ))
+        reports.append(
+            JobReport(
+                job_id=job_id,
+                status=v["status"],
+                youtube_video_id=v["youtube_video_id"],
+                video_uri=video_uri,
+                local_path=local,
+                duration_s=render.get("duration_s"),
+                cost_usd=v["total_cost_usd"],
+                account_id=v["account_id"],
+            )
+        )
     return reports
 
 

@@ -13,8 +13,16 @@ from shared.chain import jobs
 from shared.chain.runner import StepContext, run_step
 from shared.config import STEPS, function_url
 from shared.log import get_logger, log_context, trace_from_header
-from shared.web import BadRequest, Reply, error_reply, parse_json_body, reply, require_method, task_retry_count, \
-    validate
+from shared.web import (
+    BadRequest,
+    Reply,
+    error_reply,
+    parse_json_body,
+    reply,
+    require_method,
+    task_retry_count,
+    validate,
+)
 
 log = get_logger("doors")
 
@@ -33,7 +41,9 @@ class JobQuery(BaseModel):
 
 
 def _traced(request: Any, c: Container) -> Any:
-    return log_context(trace=trace_from_header(request.headers.get("X-Cloud-Trace-Context"), c.settings.project_id))
+    return log_context(
+        trace=trace_from_header(request.headers.get("X-Cloud-Trace-Context"), c.settings.project_id)
+    )
 
 
 def step_task(request: Any, step: str, run: StepRun) -> Reply:
@@ -73,8 +83,10 @@ def video_request(request: Any) -> Reply:
         except RequestRejected as e:
             return error_reply(f"{e.field}: {e}", e.status, e.field)
         status_url = f"{function_url(c.settings, 'job_status')}?job_id={doc['job_id']}"
-        return reply({"job_id": doc["job_id"], "status": doc["status"], "status_url": status_url,
-                      "created": created}, 202 if created else 200)
+        return reply(
+            {"job_id": doc["job_id"], "status": doc["status"], "status_url": status_url, "created": created},
+            202 if created else 200,
+        )
 
 
 def job_status(request: Any) -> Reply:

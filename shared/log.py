@@ -16,7 +16,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context", default={})
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("log_context", default=None)
 _TRACE_KEY = "logging.googleapis.com/trace"
 
 
@@ -25,7 +25,7 @@ class _CloudFormatter(JsonFormatter):
         super().add_fields(log_record, record, message_dict)
         log_record["severity"] = record.levelname
         log_record.pop("levelname", None)
-        for key, value in _context.get().items():
+        for key, value in (_context.get() or {}).items():
             log_record.setdefault(_TRACE_KEY if key == "trace" else key, value)
 
 
@@ -49,7 +49,7 @@ def get_logger(name: str) -> logging.Logger:
 
 @contextlib.contextmanager
 def log_context(**fields: Any) -> Iterator[None]:
-    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    token = _context.set({**(_context.get() or {}), **{k: v for k, v in fields.items() if v is not None}})
     try:
         yield
     finally:

@@ -63,18 +63,13 @@ TRAITS: dict[str, Traits] = {
 # signatures, OAuth state). Everything else requires an identity token.
 INTENDED_PUBLIC: frozenset[str] = frozenset({"stripe_webhook", "oauth_callback"})
 
-# Task dispatch deadline per step queue (Cloud Tasks sets it per task, not per queue: the task queue
-# adapter reads it here). Each is below its function's timeout in terraform/functions.tf.
-DISPATCH_DEADLINE_S: dict[str, int] = {
-    "script": 300,
-    "voice": 300,
-    "media": 300,
-    "thumbnail": 240,
-    "render": 1800,
-    "quality": 300,
-    "upload": 1200,
-    "publish": 120,
-    "notify": 60,
+# Task dispatch deadline per step queue: a setting (Cloud Tasks sets it per task, not per queue; the task
+# queue adapter puts it on every task). Each is below its function's timeout in terraform/functions.tf.
+DISPATCH_DEADLINE_S: dict[str, int] = dict(Settings.model_fields["step_dispatch_deadline_s"].default)
+# A claimed step's lease: its deadline plus the margin (shared.bootstrap.Container.policy).
+LEASE_S: dict[str, int] = {
+    step: deadline + Settings.model_fields["step_lease_margin_s"].default
+    for step, deadline in DISPATCH_DEADLINE_S.items()
 }
 
 # Composite indexes the queries need: (collection, ((field, ASCENDING|DESCENDING), ...)).

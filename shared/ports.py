@@ -47,9 +47,7 @@ class SecretStore(Protocol):
 
 # --- Cloud Tasks --------------------------------------------------------------------------------------
 class TaskQueue(Protocol):
-    def enqueue(
-        self, step: str, job_id: str, *, task_id: str, schedule_time: datetime | None = None
-    ) -> bool:
+    def enqueue(self, step: str, job_id: str, *, task_id: str, schedule_time: datetime | None = None) -> bool:
         """Enqueue `{job_id, step}` to the step's queue under a deterministic task id.
 
         Returns False when a task of that name already exists (a duplicate enqueue), True otherwise.

@@ -28,7 +28,9 @@ def reply(body: dict[str, Any], status: int = 200, headers: dict[str, str] | Non
     return json.dumps(body, default=str), status, {**JSON_HEADERS, **(headers or {})}
 
 
-def error_reply(message: str, status: int, field: str | None = None, headers: dict[str, str] | None = None) -> Reply:
+def error_reply(
+    message: str, status: int, field: str | None = None, headers: dict[str, str] | None = None
+) -> Reply:
     body: dict[str, Any] = {"error": message}
     if field:
         body["field"] = field

@@ -7,9 +7,10 @@
 # and below the function's timeout.
 #
 # Backoff: a delivery that finds its step claimed by another (running, or crashed) gets 503 until the
-# claim's lease (Settings.step_lease_s) runs out, so the retries of one task must span more than the lease,
-# or a crashed attempt would leave its job stuck. With max_doublings 4, the 4 retries of 5 attempts wait
-# 1+2+4+8 = 15 x min_backoff in all: 64 s gives 960 s > 900 s (checked by the consistency test).
+# claim's lease (the step's dispatch deadline + Settings.step_lease_margin_s) runs out, so the retries of one
+# task must span more than that lease, or a crashed attempt would leave its job stuck. With max_doublings 4,
+# the 4 retries of 5 attempts wait 1+2+4+8 = 15 x min_backoff (capped by max_backoff) in all: 64 s gives
+# 960 s > 360 s for a 300 s step; render needs 150 s (2,250 s > 1,860 s) (checked by the consistency test).
 locals {
   # Attempts per task before the step gives up and fails the job (= Settings.task_max_attempts, which the
   # functions also receive as YTEMPIRE_TASK_MAX_ATTEMPTS).
@@ -60,7 +61,7 @@ locals {
       max_dispatches_per_second = 0.2
       max_concurrent_dispatches = 4
       dispatch_deadline_s       = 1800
-      min_backoff_s             = 120
+      min_backoff_s             = 150
       max_backoff_s             = 1800
     }
     # Quality: ffprobe-level checks, quick.

@@ -8,8 +8,12 @@ import pytest
 
 pytest_plugins = ["tests.cloud_fixtures", "tests.stack"]
 
-_CLOUD_VARS = ("FIRESTORE_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS",
-               "GOOGLE_CLOUD_PROJECT")
+_CLOUD_VARS = (
+    "FIRESTORE_EMULATOR_HOST",
+    "STORAGE_EMULATOR_HOST",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CLOUD_PROJECT",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -71,7 +71,9 @@ class RecordingQueue:
         if task_id in self.names:
             return False
         self.names.add(task_id)
-        self.tasks.append({"step": step, "job_id": job_id, "task_id": task_id, "schedule_time": schedule_time})
+        self.tasks.append(
+            {"step": step, "job_id": job_id, "task_id": task_id, "schedule_time": schedule_time}
+        )
         return True
 
     def steps(self) -> list[str]:

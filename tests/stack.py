@@ -54,7 +54,7 @@ class Stack:
 def build_settings(urls: dict[str, str], **overrides: Any) -> Settings:
     env = settings_env(urls, task_max_attempts=overrides.pop("task_max_attempts", 3))
     values = {k.removeprefix("YTEMPIRE_").lower(): v for k, v in env.items()}
-    values.update(media_bucket="ytempire-test-media", step_lease_s=30)
+    values.update(media_bucket="ytempire-test-media")
     values.update(overrides)
     return Settings(**values)
 
@@ -63,15 +63,18 @@ def build_settings(urls: dict[str, str], **overrides: Any) -> Settings:
 def sandboxes() -> Iterator[dict[str, str]]:
     import importlib
 
-    servers = [ServerThread(importlib.import_module(mod).create_app()).start() for mod in SANDBOX_MODULES.values()]
+    servers = [
+        ServerThread(importlib.import_module(mod).create_app()).start() for mod in SANDBOX_MODULES.values()
+    ]
     yield {name: s.url for name, s in zip(SANDBOX_MODULES, servers, strict=True)}
     for s in servers:
         s.stop()
 
 
 @pytest.fixture(scope="session")
-def stack(firestore_emulator, chain_tasks_emulator, storage_emulator, secret_manager_emulator,
-          sandboxes) -> Iterator[Stack]:
+def stack(
+    firestore_emulator, chain_tasks_emulator, storage_emulator, secret_manager_emulator, sandboxes
+) -> Iterator[Stack]:
     """Everything up, queues created, the functions served over HTTP from this process."""
     from infra.local.functions_host import build_app, entry_points
 

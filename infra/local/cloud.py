@@ -42,11 +42,17 @@ class CloudState:
     state_dir: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"components": self.components, "functions": self.functions, "env": self.env,
-                "state_dir": self.state_dir}
+        return {
+            "components": self.components,
+            "functions": self.functions,
+            "env": self.env,
+            "state_dir": self.state_dir,
+        }
 
 
-def settings_env(urls: dict[str, str], *, project: str = PROJECT, task_max_attempts: int = 5) -> dict[str, str]:
+def settings_env(
+    urls: dict[str, str], *, project: str = PROJECT, task_max_attempts: int = 5
+) -> dict[str, str]:
     """The `YTEMPIRE_*` environment that points the settings at the local components."""
     strip = lambda u: u.removeprefix("http://")  # noqa: E731
     return {
@@ -79,7 +85,9 @@ def read_state(state_dir: Path = DEFAULT_STATE_DIR) -> CloudState | None:
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    return CloudState(data["components"], data["functions"], data["env"], data.get("state_dir", str(state_dir)))
+    return CloudState(
+        data["components"], data["functions"], data["env"], data.get("state_dir", str(state_dir))
+    )
 
 
 def _leader_is(pgid: int, argv0: str) -> bool:
@@ -105,8 +113,16 @@ def status(state_dir: Path = DEFAULT_STATE_DIR) -> CloudState | None:
     return state
 
 
-def _python_process(name: str, module: str, args: list[str], *, env: dict[str, str], log_dir: Path,
-                    ready_url: str, ready_timeout_s: float = 60.0) -> ManagedProcess:
+def _python_process(
+    name: str,
+    module: str,
+    args: list[str],
+    *,
+    env: dict[str, str],
+    log_dir: Path,
+    ready_url: str,
+    ready_timeout_s: float = 60.0,
+) -> ManagedProcess:
     return ManagedProcess(
         name,
         [sys.executable, "-m", module, *args],
@@ -118,9 +134,15 @@ def _python_process(name: str, module: str, args: list[str], *, env: dict[str, s
     )
 
 
-def up(state_dir: Path = DEFAULT_STATE_DIR, *, progress: Progress = lambda _m: None,
-       with_functions: bool = True, functions_port: int | None = None,
-       task_max_attempts: int = 5, detach: bool = True) -> tuple[CloudState, list[ManagedProcess]]:
+def up(
+    state_dir: Path = DEFAULT_STATE_DIR,
+    *,
+    progress: Progress = lambda _m: None,
+    with_functions: bool = True,
+    functions_port: int | None = None,
+    task_max_attempts: int = 5,
+    detach: bool = True,
+) -> tuple[CloudState, list[ManagedProcess]]:
     """Start every component not already running; returns the state and the processes started now.
 
     With `detach`, the processes outlive this Python process (`ytempire local up`); without, they are
@@ -144,17 +166,46 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, *, progress: Progress = lambda _m: N
         steps: list[tuple[str, Callable[[], ManagedProcess]]] = [
             ("firestore", lambda: emulators.start_firestore(ports["firestore"], log_dir)),
             # Cloud Tasks retries a failing task up to max_attempts in all; the emulator counts retries.
-            ("tasks", lambda: emulators.start_tasks(ports["tasks"], log_dir, max_retries=task_max_attempts - 1)),
+            (
+                "tasks",
+                lambda: emulators.start_tasks(ports["tasks"], log_dir, max_retries=task_max_attempts - 1),
+            ),
             ("storage", lambda: emulators.start_storage(ports["storage"], log_dir)),
             ("secretmanager", lambda: emulators.start_secret_manager(ports["secretmanager"], log_dir)),
-            ("sandboxes", lambda: _python_process(
-                "sandboxes", "infra.local.sandbox_host", [a for s in SANDBOXES for a in ("--port", f"{s}={ports[s]}")],
-                env={}, log_dir=log_dir, ready_url=f"{urls['stock']}/_control/health").start().wait_ready()),
+            (
+                "sandboxes",
+                lambda: (
+                    _python_process(
+                        "sandboxes",
+                        "infra.local.sandbox_host",
+                        [a for s in SANDBOXES for a in ("--port", f"{s}={ports[s]}")],
+                        env={},
+                        log_dir=log_dir,
+                        ready_url=f"{urls['stock']}/_control/health",
+                    )
+                    .start()
+                    .wait_ready()
+                ),
+            ),
         ]
         if with_functions:
-            steps.append(("functions", lambda: _python_process(
-                "functions", "infra.local.functions_host", ["--port", str(ports["functions"])],
-                env=env, log_dir=log_dir, ready_url=f"{urls['functions']}/job_status").start().wait_ready()))
+            steps.append(
+                (
+                    "functions",
+                    lambda: (
+                        _python_process(
+                            "functions",
+                            "infra.local.functions_host",
+                            ["--port", str(ports["functions"])],
+                            env=env,
+                            log_dir=log_dir,
+                            ready_url=f"{urls['functions']}/job_status",
+                        )
+                        .start()
+                        .wait_ready()
+                    ),
+                )
+            )
         for name, start in steps:
             t0 = time.monotonic()
             progress(f"starting {name} …")
@@ -169,8 +220,14 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, *, progress: Progress = lambda _m: N
     for proc in started:
         name = proc.name.removesuffix("-emulator")
         url_key = name if name in urls else None
-        entry: dict[str, Any] = {"url": urls.get(url_key) if url_key else None, "pid": proc.pid, "pgid": proc.pid,
-                                 "argv0": proc.argv[0], "log": str(proc.log_path), "running": True}
+        entry: dict[str, Any] = {
+            "url": urls.get(url_key) if url_key else None,
+            "pid": proc.pid,
+            "pgid": proc.pid,
+            "argv0": proc.argv[0],
+            "log": str(proc.log_path),
+            "running": True,
+        }
         if name == "sandboxes":
             entry["urls"] = {s: urls[s] for s in SANDBOXES}
             entry["url"] = urls["youtube"]

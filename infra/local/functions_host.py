@@ -53,14 +53,19 @@ def build_app(source: Path = MAIN) -> Any:
     import functions_framework
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-    mounts = {f"/{name}": _RootPath(functions_framework.create_app(name, str(source))) for name in entry_points(source)}
+    mounts = {
+        f"/{name}": _RootPath(functions_framework.create_app(name, str(source)))
+        for name in entry_points(source)
+    }
     return DispatcherMiddleware(_not_found, mounts)
 
 
 def main(argv: list[str] | None = None) -> int:
     from infra.sandboxes.base import ServerThread
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)

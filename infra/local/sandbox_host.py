@@ -1,6 +1,6 @@
 """Run the sandbox servers (YouTube, OpenAI, Google TTS, stock media) in one process, each on its port.
 
-    python -m infra.local.sandbox_host --port youtube=9001 --port openai=9002 --port tts=9003 --port stock=9004
+python -m infra.local.sandbox_host --port youtube=9001 --port openai=9002 --port tts=9003 --port stock=9004
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ SANDBOXES = {
 def main(argv: list[str] | None = None) -> int:
     from infra.sandboxes.base import ServerThread
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", action="append", default=[], metavar="NAME=PORT")
     args = parser.parse_args(argv)

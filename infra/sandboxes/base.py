@@ -75,9 +75,17 @@ def google_error_body(status: int, reason: str, message: str) -> dict[str, Any]:
         "error": {
             "code": status,
             "message": message or reason or "sandbox fault",
-            "errors": [{"message": message or reason, "domain": "global", "reason": reason or "backendError"}],
-            "status": {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-                       404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}.get(status, "INTERNAL"),
+            "errors": [
+                {"message": message or reason, "domain": "global", "reason": reason or "backendError"}
+            ],
+            "status": {
+                400: "INVALID_ARGUMENT",
+                401: "UNAUTHENTICATED",
+                403: "PERMISSION_DENIED",
+                404: "NOT_FOUND",
+                429: "RESOURCE_EXHAUSTED",
+                503: "UNAVAILABLE",
+            }.get(status, "INTERNAL"),
         }
     }
 
@@ -124,12 +132,17 @@ def make_sandbox_app(name: str, error_body: ErrorBody = google_error_body) -> Fl
     def _add_fault() -> Response:
         body = request.get_json(force=True, silent=True)
         if not isinstance(body, dict) or not isinstance(body.get("match"), str):
-            return Response('{"error": "body must be a JSON object with a string \\"match\\""}', 400,
-                            mimetype="application/json")
+            return Response(
+                '{"error": "body must be a JSON object with a string \\"match\\""}',
+                400,
+                mimetype="application/json",
+            )
         allowed = Fault.__dataclass_fields__.keys()
         unknown = set(body) - set(allowed)
         if unknown:
-            return Response(f'{{"error": "unknown fields: {sorted(unknown)}"}}', 400, mimetype="application/json")
+            return Response(
+                f'{{"error": "unknown fields: {sorted(unknown)}"}}', 400, mimetype="application/json"
+            )
         control.add_fault(Fault(**body))
         return jsonify({"ok": True, "faults": len(control.faults)})
 
@@ -165,10 +178,14 @@ class ServerThread:
     """A threaded WSGI server on loopback, stoppable; used by the sandbox host and by tests."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=_QuietHandler
+        )
         self.host = host
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"wsgi-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"wsgi-{self.port}", daemon=True
+        )
 
     @property
     def url(self) -> str:

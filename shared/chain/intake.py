@@ -28,7 +28,9 @@ class RequestRejected(ValueError):
 
 def check_limits(req: jobs.VideoRequest, settings: Settings) -> None:
     if len(req.topic) > settings.topic_max_chars:
-        raise RequestRejected("topic", f"topic is {len(req.topic)} characters; at most {settings.topic_max_chars}")
+        raise RequestRejected(
+            "topic", f"topic is {len(req.topic)} characters; at most {settings.topic_max_chars}"
+        )
     if req.duration_s > settings.max_duration_s:
         raise RequestRejected("duration_s", f"duration_s must be at most {settings.max_duration_s}")
 
@@ -51,6 +53,8 @@ def submit(
     doc, created = store.create(jobs.new_job_document(job_id, req, now()))
     if created or (doc["status"] == "queued" and doc["steps"][FIRST_STEP]["status"] == "pending"):
         enqueue_step(queue, doc, FIRST_STEP)
-    log.info("video request accepted" if created else "video request repeated",
-             extra={"job_id": job_id, "customer_id": req.customer_id})
+    log.info(
+        "video request accepted" if created else "video request repeated",
+        extra={"job_id": job_id, "customer_id": req.customer_id},
+    )
     return doc, created

@@ -151,7 +151,9 @@ class Completion:
 JOB_UPDATABLE = frozenset({"account_id", "youtube_video_id", "status", "upload", "notified"})
 
 
-def complete_step(doc: dict[str, Any], step: str, out: StepOutput, now: datetime) -> tuple[Completion, dict | None]:
+def complete_step(
+    doc: dict[str, Any], step: str, out: StepOutput, now: datetime
+) -> tuple[Completion, dict | None]:
     if doc["steps"][step]["status"] == "done":
         return Completion(True, False, doc), None
     new = copy.deepcopy(doc)

@@ -77,16 +77,26 @@ class StepResponse:
 @dataclass
 class ChainPolicy:
     max_attempts: int = 5
-    lease_s: int = 900
+    lease_s: dict[str, int] = field(default_factory=dict)  # per step; steps not listed get default_lease_s
+    default_lease_s: int = 900
     max_regenerations: int = 1
+
+    def lease_for(self, step: str) -> int:
+        return self.lease_s.get(step, self.default_lease_s)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def enqueue_step(queue: TaskQueue, doc: dict[str, Any], step: str, *, suffix: str = "",
-                 schedule_time: datetime | None = None) -> None:
+def enqueue_step(
+    queue: TaskQueue,
+    doc: dict[str, Any],
+    step: str,
+    *,
+    suffix: str = "",
+    schedule_time: datetime | None = None,
+) -> None:
     queue.enqueue(
         step,
         doc["job_id"],
@@ -115,7 +125,7 @@ def run_step(
 ) -> StepResponse:
     with log_context(job_id=job_id, step=step):
         try:
-            claim = store.transact(job_id, lambda d: jobs.claim_step(d, step, now(), policy.lease_s))
+            claim = store.transact(job_id, lambda d: jobs.claim_step(d, step, now(), policy.lease_for(step)))
         except JobNotFound:
             log.warning("task for unknown job")
             return StepResponse(404, {"error": f"job {job_id} not found"})
@@ -123,16 +133,29 @@ def run_step(
         if claim.kind == "job_failed":
             return StepResponse(200, {"job_id": job_id, "step": step, "result": "ignored: job failed"})
         if claim.kind == "not_ready":
-            return StepResponse(200, {"job_id": job_id, "step": step, "result": "ignored: predecessors not done",
-                                      "waiting_for": [p for p in predecessors(step)
-                                                      if claim.doc["steps"][p]["status"] != "done"]})
+            return StepResponse(
+                200,
+                {
+                    "job_id": job_id,
+                    "step": step,
+                    "result": "ignored: predecessors not done",
+                    "waiting_for": [
+                        p for p in predecessors(step) if claim.doc["steps"][p]["status"] != "done"
+                    ],
+                },
+            )
         if claim.kind == "done":
             nexts = _enqueue_successors(queue, claim.doc, step)
             log.info("redelivered done step; successors re-enqueued", extra={"successors": nexts})
-            return StepResponse(200, {"job_id": job_id, "step": step, "result": "already done", "enqueued": nexts})
+            return StepResponse(
+                200, {"job_id": job_id, "step": step, "result": "already done", "enqueued": nexts}
+            )
         if claim.kind == "busy":
-            return StepResponse(503, {"job_id": job_id, "step": step, "result": "busy: another delivery runs it"},
-                                {"Retry-After": str(min(claim.retry_after_s, 60))})
+            return StepResponse(
+                503,
+                {"job_id": job_id, "step": step, "result": "busy: another delivery runs it"},
+                {"Retry-After": str(min(claim.retry_after_s, 60))},
+            )
 
         doc = claim.doc
         last_attempt = retry_count + 1 >= policy.max_attempts
@@ -140,28 +163,56 @@ def run_step(
         try:
             out = handler(ctx)
         except Deferred as d:
-            store.transact(job_id, lambda cur: (None, jobs.defer_step(cur, step, d.until, d.reason, now())))
-            suffix = f"d{int(d.until.timestamp())}"
-            enqueue_step(queue, doc, step, suffix=suffix, schedule_time=d.until)
-            log.info("step deferred", extra={"until": d.until.isoformat(), "reason": d.reason})
-            return StepResponse(200, {"job_id": job_id, "step": step, "result": "deferred",
-                                      "until": d.until.isoformat(), "reason": d.reason})
+            until, reason = d.until, d.reason
+            store.transact(job_id, lambda cur: (None, jobs.defer_step(cur, step, until, reason, now())))
+            enqueue_step(queue, doc, step, suffix=f"d{int(until.timestamp())}", schedule_time=until)
+            log.info("step deferred", extra={"until": until.isoformat(), "reason": reason})
+            return StepResponse(
+                200,
+                {
+                    "job_id": job_id,
+                    "step": step,
+                    "result": "deferred",
+                    "until": until.isoformat(),
+                    "reason": reason,
+                },
+            )
         except Regenerate as r:
             return _regenerate(step, doc, r.feedback, store=store, queue=queue, policy=policy, now=now)
         except PermanentFailure as e:
             return _fail(step, doc, str(e), store=store, now=now, retry_count=retry_count)
         except ProviderError as e:
             if not e.transient:
-                return _fail(step, doc, f"{e.provider or 'provider'}: {e}", store=store, now=now,
-                             retry_count=retry_count)
-            return _transient(step, doc, f"{e.provider or 'provider'}: {e}", last_attempt, store=store, now=now,
-                              retry_count=retry_count)
+                return _fail(
+                    step,
+                    doc,
+                    f"{e.provider or 'provider'}: {e}",
+                    store=store,
+                    now=now,
+                    retry_count=retry_count,
+                )
+            return _transient(
+                step,
+                doc,
+                f"{e.provider or 'provider'}: {e}",
+                last_attempt,
+                store=store,
+                now=now,
+                retry_count=retry_count,
+            )
         except TransientFailure as e:
             return _transient(step, doc, str(e), last_attempt, store=store, now=now, retry_count=retry_count)
         except Exception as e:  # a bug or an unclassified failure: log it, retry, give up on the last attempt
             log.exception("step crashed")
-            resp = _transient(step, doc, f"{type(e).__name__}: {e}", last_attempt, store=store, now=now,
-                              retry_count=retry_count)
+            resp = _transient(
+                step,
+                doc,
+                f"{type(e).__name__}: {e}",
+                last_attempt,
+                store=store,
+                now=now,
+                retry_count=retry_count,
+            )
             if resp.status != 200:
                 resp.status = 500
             return resp
@@ -169,39 +220,84 @@ def run_step(
         completion = store.transact(job_id, lambda cur: jobs.complete_step(cur, step, out, now()))
         done_doc = completion.doc
         nexts = _enqueue_successors(queue, done_doc, step)
-        log.info("step done", extra={"provider": out.provider, "cost_usd": str(out.cost_usd), "successors": nexts,
-                                     "join_ready": completion.join_ready})
+        log.info(
+            "step done",
+            extra={
+                "provider": out.provider,
+                "cost_usd": str(out.cost_usd),
+                "successors": nexts,
+                "join_ready": completion.join_ready,
+            },
+        )
         return StepResponse(200, {"job_id": job_id, "step": step, "result": "done", "enqueued": nexts})
 
 
-def _transient(step: str, doc: dict, reason: str, last_attempt: bool, *, store: JobStore,
-               now: Callable[[], datetime], retry_count: int) -> StepResponse:
+def _transient(
+    step: str,
+    doc: dict,
+    reason: str,
+    last_attempt: bool,
+    *,
+    store: JobStore,
+    now: Callable[[], datetime],
+    retry_count: int,
+) -> StepResponse:
     if last_attempt:
-        return _fail(step, doc, f"gave up after {retry_count + 1} attempts: {reason}", store=store, now=now,
-                     retry_count=retry_count)
+        return _fail(
+            step,
+            doc,
+            f"gave up after {retry_count + 1} attempts: {reason}",
+            store=store,
+            now=now,
+            retry_count=retry_count,
+        )
     store.transact(doc["job_id"], lambda cur: (None, jobs.release_step(cur, step, reason, now())))
     log.warning("transient failure; Cloud Tasks will retry", extra={"reason": reason})
     return StepResponse(503, {"job_id": doc["job_id"], "step": step, "result": "retry", "reason": reason})
 
 
-def _fail(step: str, doc: dict, reason: str, *, store: JobStore, now: Callable[[], datetime],
-          retry_count: int) -> StepResponse:
+def _fail(
+    step: str, doc: dict, reason: str, *, store: JobStore, now: Callable[[], datetime], retry_count: int
+) -> StepResponse:
     job_id = doc["job_id"]
     store.transact(job_id, lambda cur: (None, jobs.fail_job(cur, step, reason, now())))
-    store.record_dead_letter(job_id, step, {
-        "job_id": job_id, "step": step, "reason": reason, "retry_count": retry_count, "at": now(),
-    })
+    store.record_dead_letter(
+        job_id,
+        step,
+        {
+            "job_id": job_id,
+            "step": step,
+            "reason": reason,
+            "retry_count": retry_count,
+            "at": now(),
+        },
+    )
     log.error("job failed", extra={"reason": reason})
     return StepResponse(200, {"job_id": job_id, "step": step, "result": "failed", "reason": reason})
 
 
-def _regenerate(step: str, doc: dict, feedback: str, *, store: JobStore, queue: TaskQueue, policy: ChainPolicy,
-                now: Callable[[], datetime]) -> StepResponse:
+def _regenerate(
+    step: str,
+    doc: dict,
+    feedback: str,
+    *,
+    store: JobStore,
+    queue: TaskQueue,
+    policy: ChainPolicy,
+    now: Callable[[], datetime],
+) -> StepResponse:
     if doc.get("regenerations", 0) >= policy.max_regenerations:
-        return _fail(step, doc, f"quality still too low after regeneration: {feedback}", store=store, now=now,
-                     retry_count=0)
+        return _fail(
+            step,
+            doc,
+            f"quality still too low after regeneration: {feedback}",
+            store=store,
+            now=now,
+            retry_count=0,
+        )
     new = store.transact(doc["job_id"], lambda cur: (jobs.regenerate(cur, feedback, now()),) * 2)
     enqueue_step(queue, new, FIRST_STEP)
     log.info("regenerating from script", extra={"feedback": feedback, "generation": new["generation"]})
-    return StepResponse(200, {"job_id": doc["job_id"], "step": step, "result": "regenerate",
-                              "generation": new["generation"]})
+    return StepResponse(
+        200, {"job_id": doc["job_id"], "step": step, "result": "regenerate", "generation": new["generation"]}
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import datetime
 from typing import Any
@@ -74,10 +75,8 @@ class FirestoreJobStore:
         self._jobs.document(job_id).update({**fields, "updated_at": now})
 
     def record_dead_letter(self, job_id: str, step: str, record: dict[str, Any]) -> None:
-        try:
+        with contextlib.suppress(gexc.AlreadyExists):  # already recorded by an earlier delivery
             self._dead.document(f"{job_id}-{step}").create(record)
-        except gexc.AlreadyExists:
-            pass
 
     def append_outbox(self, key: str, record: dict[str, Any]) -> bool:
         try:

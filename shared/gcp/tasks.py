@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 
 from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
-from google.protobuf import timestamp_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from shared.chain.graph import entry_point, queue_id
@@ -34,7 +35,9 @@ class CloudTasksQueue:
         return self._client.queue_path(s.project_id, s.region, queue_id(s.queue_prefix, step))
 
     @retry(
-        retry=retry_if_exception_type((gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError)),
+        retry=retry_if_exception_type(
+            (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError)
+        ),
         wait=wait_random_exponential(multiplier=0.1, max=2),
         stop=stop_after_attempt(4),
         reraise=True,
@@ -52,7 +55,12 @@ class CloudTasksQueue:
                 "service_account_email": self._settings.tasks_invoker_service_account,
                 "audience": function_url(self._settings, entry_point(step)),
             }
-        task: dict = {"name": f"{parent}/tasks/{task_id}", "http_request": http_request}
+        task: dict = {
+            "name": f"{parent}/tasks/{task_id}",
+            "http_request": http_request,
+            # Cloud Tasks has no queue-level deadline: each task carries its step's.
+            "dispatch_deadline": duration_pb2.Duration(seconds=self._settings.step_dispatch_deadline_s[step]),
+        }
         if schedule_time is not None:
             ts = timestamp_pb2.Timestamp()
             ts.FromDatetime(schedule_time)
@@ -71,7 +79,5 @@ class CloudTasksQueue:
         for step in steps:
             name = self.queue_path(step)
             if name not in existing:
-                try:
+                with contextlib.suppress(gexc.AlreadyExists):  # created meanwhile by another process
                     self._client.create_queue(parent=location, queue={"name": name})
-                except gexc.AlreadyExists:
-                    pass

@@ -18,9 +18,15 @@ def run(ctx: StepContext, c: Container) -> StepOutput:
         video = c.blobs.download_to(output(job, "render", "video_uri"), Path(tmp) / "video.mp4")
         probe = probe_media(video)
         loudness = measure_loudness(video)
-    report = assess(probe, narration_duration_s=float(output(job, "voice", "duration_s")),
-                    script_words=int(output(job, "script", "word_count")), loudness_lufs=loudness,
-                    settings=c.settings)
+    report = assess(
+        probe,
+        narration_duration_s=float(output(job, "voice", "duration_s")),
+        script_words=int(output(job, "script", "word_count")),
+        loudness_lufs=loudness,
+        settings=c.settings,
+    )
     if not report.passed:
         raise Regenerate(report.feedback or "; ".join(report.reasons))
-    return StepOutput(outputs={"score": round(report.score, 3), "checks": report.checks}, provider="ffmpeg-probe")
+    return StepOutput(
+        outputs={"score": round(report.score, 3), "checks": report.checks}, provider="ffmpeg-probe"
+    )

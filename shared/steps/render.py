@@ -19,16 +19,32 @@ def run(ctx: StepContext, c: Container) -> StepOutput:
     with tempfile.TemporaryDirectory(prefix="render-") as tmp:
         work = Path(tmp)
         narration = c.blobs.download_to(output(job, "voice", "narration_uri"), work / "narration.wav")
-        stills = [c.blobs.download_to(uri, work / f"still-{i:02d}.jpg")
-                  for i, uri in enumerate(output(job, "media", "still_uris"))]
+        stills = [
+            c.blobs.download_to(uri, work / f"still-{i:02d}.jpg")
+            for i, uri in enumerate(output(job, "media", "still_uris"))
+        ]
         duration_s = float(output(job, "voice", "duration_s"))
-        inputs = RenderInputs(stills=stills, narration_wav=narration,
-                              captions=captions_from_narration(script["narration"], duration_s))
-        result = render_video(inputs, work / "video.mp4", width=s.video_width, height=s.video_height,
-                              fps=s.video_fps, preset=s.x264_preset, timeout_s=s.render_timeout_s)
+        inputs = RenderInputs(
+            stills=stills,
+            narration_wav=narration,
+            captions=captions_from_narration(script["narration"], duration_s),
+        )
+        result = render_video(
+            inputs,
+            work / "video.mp4",
+            width=s.video_width,
+            height=s.video_height,
+            fps=s.video_fps,
+            preset=s.x264_preset,
+            timeout_s=s.render_timeout_s,
+        )
         uri = c.blobs.put_file(artefact_path(job, "video.mp4"), work / "video.mp4", "video/mp4")
     return StepOutput(
-        outputs={"video_uri": uri, "duration_s": round(result.duration_s, 3), "size_bytes": result.size_bytes,
-                 "render_s": round(result.command_seconds, 2)},
+        outputs={
+            "video_uri": uri,
+            "duration_s": round(result.duration_s, 3),
+            "size_bytes": result.size_bytes,
+            "render_s": round(result.command_seconds, 2),
+        },
         provider="ffmpeg",
     )

@@ -23,14 +23,19 @@ def run(ctx: StepContext, c: Container) -> StepOutput:
     job = ctx.job
     session = job.get("upload") or {}
     try:
-        account_id = session.get("account_id") or choose_account(
-            c.accounts.list(), job["request"].get("channel_id")).account_id
+        account_id = (
+            session.get("account_id")
+            or choose_account(c.accounts.list(), job["request"].get("channel_id")).account_id
+        )
     except NoAccountAvailable as e:
         raise Deferred(next_pacific_midnight(ctx.now()), str(e)) from None
     script = load_json(c.blobs, output(job, "script", "script_uri"))
     meta = VideoMetadata(
-        title=script["title"], description=script["description"], tags=script["tags"],
-        category_id=c.settings.youtube_category_id, privacy_status=c.settings.youtube_default_privacy,
+        title=script["title"],
+        description=script["description"],
+        tags=script["tags"],
+        category_id=c.settings.youtube_category_id,
+        privacy_status=c.settings.youtube_default_privacy,
     )
 
     def on_session(uri: str) -> None:
@@ -39,13 +44,16 @@ def run(ctx: StepContext, c: Container) -> StepOutput:
     with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
         path = c.blobs.download_to(output(job, "render", "video_uri"), Path(tmp) / "video.mp4")
         try:
-            outcome = c.youtube.upload(account_id, path, meta, session_uri=session.get("session_uri"),
-                                       on_session=on_session)
+            outcome = c.youtube.upload(
+                account_id, path, meta, session_uri=session.get("session_uri"), on_session=on_session
+            )
         except ProviderError as e:
             if e.reason in DEFER_REASONS:
                 raise Deferred(next_pacific_midnight(ctx.now()), f"{account_id}: {e.reason}") from None
             if e.reason == "invalid_grant":
-                raise PermanentFailure(f"account {account_id} needs re-authorization (invalid_grant)") from None
+                raise PermanentFailure(
+                    f"account {account_id} needs re-authorization (invalid_grant)"
+                ) from None
             raise
     return StepOutput(
         outputs={"video_id": outcome.video_id, "resumed": outcome.resumed, "account_id": account_id},

@@ -66,12 +66,19 @@ def measure(entry_point: str, repeat: int) -> dict:
     ours = ["functions.main", f"functions.{entry_point}", *sorted({ADAPTERS[a][0] for a in used})]
     entry_ms = statistics.median(_time_imports(ours) for _ in range(repeat))
     libs_ms = statistics.median(_time_imports(libs) for _ in range(repeat))
-    return {"entry_point": entry_point, "entry_ms": round(entry_ms, 1), "libs_ms": round(libs_ms, 1),
-            "ratio": round(entry_ms / libs_ms, 3), "libs": libs}
+    return {
+        "entry_point": entry_point,
+        "entry_ms": round(entry_ms, 1),
+        "libs_ms": round(libs_ms, 1),
+        "ratio": round(entry_ms / libs_ms, 3),
+        "libs": libs,
+    }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -81,7 +88,10 @@ def main() -> int:
         return 0
     print(f"{'entry point':16} {'entry ms':>9} {'libs ms':>8} {'ratio':>6}  libraries it needs")
     for r in rows:
-        print(f"{r['entry_point']:16} {r['entry_ms']:9.1f} {r['libs_ms']:8.1f} {r['ratio']:6.3f}  {', '.join(r['libs'])}")
+        print(
+            f"{r['entry_point']:16} {r['entry_ms']:9.1f} {r['libs_ms']:8.1f} {r['ratio']:6.3f}  "
+            + ", ".join(r["libs"])
+        )
     print(f"worst ratio: {max(r['ratio'] for r in rows):.3f} (target ≤ 1.15)")
     return 0
 

@@ -25,19 +25,19 @@ from infra.local.emulators import start_tasks  # noqa: E402
 from infra.local.processes import free_port  # noqa: E402
 from infra.sandboxes.base import ServerThread  # noqa: E402
 
-FUNCTION_SOURCE = '''
+FUNCTION_SOURCE = """
 import time, functions_framework
 ARRIVALS = []
 @functions_framework.http
 def step_voice(request):
     ARRIVALS.append(time.perf_counter())
     return "ok"
-'''
+"""
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run(hops: int, loop_sleep_s: float) -> dict:
@@ -50,7 +50,9 @@ def run(hops: int, loop_sleep_s: float) -> dict:
         source = Path(tmp) / "main.py"
         source.write_text(FUNCTION_SOURCE)
         app = functions_framework.create_app("step_voice", str(source))
-        module = sys.modules[next(m for m in sys.modules if getattr(sys.modules[m], "__file__", "") == str(source))]
+        module = sys.modules[
+            next(m for m in sys.modules if getattr(sys.modules[m], "__file__", "") == str(source))
+        ]
         port = free_port()
 
         class Root:  # mount at /step_voice as the local functions host does
@@ -61,8 +63,12 @@ def run(hops: int, loop_sleep_s: float) -> dict:
         server = ServerThread(Root(), "127.0.0.1", port).start()
         tasks = start_tasks(log_dir=Path(tmp), loop_sleep_s=loop_sleep_s, max_retries=0)
         try:
-            settings = Settings(tasks_emulator_host=tasks.host_port, functions_base_url=f"http://127.0.0.1:{port}",
-                                project_id="bench", queue_prefix="bench")
+            settings = Settings(
+                tasks_emulator_host=tasks.host_port,
+                functions_base_url=f"http://127.0.0.1:{port}",
+                project_id="bench",
+                queue_prefix="bench",
+            )
             queue = CloudTasksQueue(tasks_client(settings), settings)
             queue.ensure_queues(("voice",))
             latencies = []
@@ -74,29 +80,43 @@ def run(hops: int, loop_sleep_s: float) -> dict:
                     time.sleep(0.0002)
                 if i >= 5:  # warm-up hops excluded
                     latencies.append((module.ARRIVALS[-1] - t0) * 1000)
-            return {"hops": hops, "loop_sleep_s": loop_sleep_s, "median_ms": round(statistics.median(latencies), 2),
-                    "p95_ms": round(percentile(latencies, 0.95), 2), "max_ms": round(max(latencies), 2)}
+            return {
+                "hops": hops,
+                "loop_sleep_s": loop_sleep_s,
+                "median_ms": round(statistics.median(latencies), 2),
+                "p95_ms": round(percentile(latencies, 0.95), 2),
+                "max_ms": round(max(latencies), 2),
+            }
         finally:
             tasks.stop()
             server.stop()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--hops", type=int, default=100)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     patched = run(args.hops, 0.005)
     baseline = run(max(20, args.hops // 5), 0.1)  # the emulator's upstream poll interval, same run
-    result = {"task_hop": patched, "baseline_upstream_poll": baseline,
-              "speedup_median": round(baseline["median_ms"] / patched["median_ms"], 1)}
+    result = {
+        "task_hop": patched,
+        "baseline_upstream_poll": baseline,
+        "speedup_median": round(baseline["median_ms"] / patched["median_ms"], 1),
+    }
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"task hop over {patched['hops']} hops: median {patched['median_ms']} ms, p95 {patched['p95_ms']} ms, "
-              f"max {patched['max_ms']} ms (target median ≤ 30 ms)")
-        print(f"baseline (upstream 100 ms poll, {baseline['hops']} hops): median {baseline['median_ms']} ms, "
-              f"p95 {baseline['p95_ms']} ms → {result['speedup_median']}× faster")
+        print(
+            f"task hop over {patched['hops']} hops: median {patched['median_ms']} ms, "
+            f"p95 {patched['p95_ms']} ms, max {patched['max_ms']} ms (target median ≤ 30 ms)"
+        )
+        print(
+            f"baseline (upstream 100 ms poll, {baseline['hops']} hops): median {baseline['median_ms']} ms, "
+            f"p95 {baseline['p95_ms']} ms → {result['speedup_median']}× faster"
+        )
     return 0
 
 

@@ -47,7 +47,9 @@ def test_three_jobs_reach_published_with_valid_videos(stack, seeded, tmp_path: P
     uploaded = {v["id"]: v for v in _youtube_videos(stack) if v["id"] not in before}
     assert len(uploaded) == 3
     for job_id, view in views.items():
-        local = seeded.blobs.download_to(view["steps"]["render"]["outputs"]["video_uri"], tmp_path / f"{job_id}.mp4")
+        local = seeded.blobs.download_to(
+            view["steps"]["render"]["outputs"]["video_uri"], tmp_path / f"{job_id}.mp4"
+        )
         probe = probe_media(local)
         narration_s = view["steps"]["voice"]["outputs"]["duration_s"]
         assert (probe.video_codec, probe.audio_codec) == ("h264", "aac")
@@ -86,9 +88,13 @@ class CrashAfterCommitStore:
     def transact(self, job_id: str, transition: Any) -> Any:
         result = self.inner.transact(job_id, transition)
         if isinstance(result, jobs.Completion) and not result.already_done:
-            step = next(s for s in STEPS if result.doc["steps"][s]["status"] == "done"
-                        and (job_id, s) not in self.crashed
-                        and result.doc["steps"][s]["finished_at"] == result.doc["updated_at"])
+            step = next(
+                s
+                for s in STEPS
+                if result.doc["steps"][s]["status"] == "done"
+                and (job_id, s) not in self.crashed
+                and result.doc["steps"][s]["finished_at"] == result.doc["updated_at"]
+            )
             self.crashed.add((job_id, step))
             raise ConnectionError(f"simulated crash after committing {step}")
         return result
@@ -129,7 +135,11 @@ def test_redelivery_and_crashes_still_give_one_upload_and_one_join_per_job(stack
     for job_id in job_ids:
         doc = base.jobs.get(job_id)
         assert list(doc["joins"]) == ["g0"], "render was joined exactly once"
-        assert {s for (j, s) in store.crashed if j == job_id} == set(STEPS), "every step crashed once after commit"
+        assert {s for (j, s) in store.crashed if j == job_id} == set(STEPS), (
+            "every step crashed once after commit"
+        )
         # each step did its work once, except upload, which ran again to find its finished session
-        assert {s: doc["steps"][s]["attempts"] for s in STEPS} == {s: 2 if s == "upload" else 1 for s in STEPS}
+        assert {s: doc["steps"][s]["attempts"] for s in STEPS} == {
+            s: 2 if s == "upload" else 1 for s in STEPS
+        }
         assert doc["youtube_video_id"] in {v["id"] for v in new_videos}

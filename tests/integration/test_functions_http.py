@@ -21,8 +21,10 @@ def http(stack):
     queue = RecordingQueue()
     c = stack.container(queue=queue)
     bootstrap.use(c)
-    clients = {name: functions_framework.create_app(name, str(MAIN)).test_client()
-               for name in ("video_request", "job_status", "step_script")}
+    clients = {
+        name: functions_framework.create_app(name, str(MAIN)).test_client()
+        for name in ("video_request", "job_status", "step_script")
+    }
     yield clients, c, queue
     bootstrap.use(stack.container())
 
@@ -67,7 +69,7 @@ def test_video_request_wrong_method_is_405(http):
 
 
 def test_video_request_creates_one_job_per_idempotency_key(http, stack):
-    clients, c, queue = http
+    clients, _, queue = http
     body = {**GOOD, "idempotency_key": "http-key-1", "duration_s": 45}
     first = clients["video_request"].post("/", json=body)
     again = clients["video_request"].post("/", json=body)
@@ -81,8 +83,10 @@ def test_video_request_creates_one_job_per_idempotency_key(http, stack):
     assert set(view["steps"]) >= {"script", "render", "upload"}
 
 
-@pytest.mark.parametrize(("query", "status"), [("", 400), ("?job_id=", 400), ("?job_id=../etc", 400),
-                                                ("?job_id=doesnotexist", 404)])
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("", 400), ("?job_id=", 400), ("?job_id=../etc", 400), ("?job_id=doesnotexist", 404)],
+)
 def test_job_status_bad_or_unknown(http, query, status):
     clients, _, _ = http
     resp = clients["job_status"].get(f"/{query}")
@@ -90,12 +94,15 @@ def test_job_status_bad_or_unknown(http, query, status):
     assert resp.get_json()["field"] == "job_id"
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"job_id": "abc", "step": "voice"}, 400),  # wrong function for the step
-    ({"job_id": "abc"}, 400),
-    ({"job_id": "abc", "step": "script", "extra": 1}, 400),
-    ({"job_id": "unknown-job", "step": "script"}, 404),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"job_id": "abc", "step": "voice"}, 400),  # wrong function for the step
+        ({"job_id": "abc"}, 400),
+        ({"job_id": "abc", "step": "script", "extra": 1}, 400),
+        ({"job_id": "unknown-job", "step": "script"}, 404),
+    ],
+)
 def test_step_task_validation(http, body, status):
     clients, _, _ = http
     resp = clients["step_script"].post("/", json=body)

@@ -30,6 +30,7 @@ from shared.manifest import (
     DISPATCH_DEADLINE_S,
     FIRESTORE_INDEXES,
     INTENDED_PUBLIC,
+    LEASE_S,
     MEDIA_ARTEFACT_PREFIX,
     TRAITS,
     TTL_COLLECTIONS,
@@ -241,14 +242,13 @@ def _queue_problems(m: Manifest, tf: Terraform) -> list[str]:
     if resource is None:
         return [*problems, 'google_cloud_tasks_queue "step" is missing from terraform/tasks.tf']
     # A crashed attempt holds its step's lease; the task's later retries must outlast it.
-    lease_s = Settings.model_fields["step_lease_s"].default
     doublings = _one(resource, "retry_config").get("max_doublings", 16)
     for step, q in sorted(queues.items()):
         window = retry_window_s(q["min_backoff_s"], q["max_backoff_s"], doublings, m.task_max_attempts)
-        if window <= lease_s:
+        if window <= LEASE_S[step]:
             problems.append(
-                f"queue {step}: its retries span {window:g} s, not more than Settings.step_lease_s "
-                f"({lease_s} s): a crashed attempt would leave the job stuck"
+                f"queue {step}: its retries span {window:g} s, not more than the step's lease "
+                f"({LEASE_S[step]} s): a crashed attempt would leave the job stuck"
             )
     if resource.get("for_each") != "${local.queues}":
         problems.append('google_cloud_tasks_queue "step" must have one queue per entry of local.queues')

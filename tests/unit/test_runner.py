@@ -9,7 +9,14 @@ import pytest
 
 from shared.chain import jobs
 from shared.chain.intake import RequestRejected, submit
-from shared.chain.runner import ChainPolicy, Deferred, PermanentFailure, Regenerate, TransientFailure, run_step
+from shared.chain.runner import (
+    ChainPolicy,
+    Deferred,
+    PermanentFailure,
+    Regenerate,
+    TransientFailure,
+    run_step,
+)
 from shared.config import STEPS, Settings
 from shared.ports import ProviderError
 from tests.fakes import InMemoryJobStore, RecordingQueue
@@ -35,13 +42,22 @@ def env():
 
 
 def ok(cost: str = "0.01", **updates):
-    return lambda ctx: jobs.StepOutput(outputs={"n": ctx.job["steps"]}, provider="fake", cost_usd=Decimal(cost),
-                                       job_updates=updates)
+    return lambda ctx: jobs.StepOutput(
+        outputs={"n": ctx.job["steps"]}, provider="fake", cost_usd=Decimal(cost), job_updates=updates
+    )
 
 
 def deliver(store, queue, clock, job_id, step, handler=None, retry=0, policy=None):
-    return run_step(step, job_id, retry_count=retry, handler=handler or ok(), store=store, queue=queue,
-                    policy=policy or ChainPolicy(max_attempts=3, lease_s=60), now=clock)
+    return run_step(
+        step,
+        job_id,
+        retry_count=retry,
+        handler=handler or ok(),
+        store=store,
+        queue=queue,
+        policy=policy or ChainPolicy(max_attempts=3, default_lease_s=60),
+        now=clock,
+    )
 
 
 def drain(store, queue, clock, job_id, handlers=None, duplicate=False):
@@ -94,6 +110,7 @@ def test_every_task_delivered_twice_still_runs_each_step_once(env):
         def h(ctx):
             runs[step] = runs.get(step, 0) + 1
             return ok(**({"status": "published"} if step == "publish" else {}))(ctx)
+
         return h
 
     drain(store, queue, clock, job_id, {s: counting(s) for s in STEPS}, duplicate=True)
@@ -131,8 +148,15 @@ def test_step_whose_predecessors_are_not_done_is_ignored(env):
 
 
 def test_unknown_job_is_404():
-    r = run_step("script", "nope", retry_count=0, handler=ok(), store=InMemoryJobStore(), queue=RecordingQueue(),
-                 policy=ChainPolicy())
+    r = run_step(
+        "script",
+        "nope",
+        retry_count=0,
+        handler=ok(),
+        store=InMemoryJobStore(),
+        queue=RecordingQueue(),
+        policy=ChainPolicy(),
+    )
     assert r.status == 404 and "nope" in r.body["error"]
 
 
@@ -206,7 +230,9 @@ def test_deferral_schedules_a_new_task_and_acknowledges(env):
 
     r = deliver(store, queue, clock, job_id, "script", no_quota)
     assert r.status == 200 and r.body["result"] == "deferred"
-    assert queue.tasks[0]["schedule_time"] == until and queue.tasks[0]["task_id"].endswith(f"d{int(until.timestamp())}")
+    assert queue.tasks[0]["schedule_time"] == until and queue.tasks[0]["task_id"].endswith(
+        f"d{int(until.timestamp())}"
+    )
     doc = store.get(job_id)
     assert doc["status"] == "deferred" and doc["steps"]["script"]["status"] == "deferred"
     assert deliver(store, queue, clock, job_id, "script").status == 200
