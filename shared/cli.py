@@ -220,7 +220,7 @@ def demo(
 
     def show(views: dict[str, dict[str, Any]]) -> None:
         for job_id, v in views.items():
-            line = f"{job_id[:12]} {v['status']:10} {d.step_marks(v)}"
+            line = f"{job_id[:8]} {v['status']:9} {d.step_marks(v)}"
             if last.get(job_id) != line:
                 err.print(line)
                 last[job_id] = line

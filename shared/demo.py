@@ -140,7 +140,10 @@ def collect(c: Container, views: dict[str, dict[str, Any]], out_dir: Path) -> li
     return reports
 
 
+STEP_MARKS = {"done": "✓", "running": "▶", "pending": "·", "deferred": "⏸", "failed": "✗"}
+
+
 def step_marks(view: dict[str, Any]) -> str:
-    """One character per step: ✓ done, ▶ running, · pending, ⏸ deferred, ✗ failed."""
-    marks = {"done": "✓", "running": "▶", "pending": "·", "deferred": "⏸", "failed": "✗"}
-    return " ".join(f"{s}{marks.get(view['steps'][s]['status'], '?')}" for s in STEPS)
+    """Each step's status in a few characters: `script✓ voice▶ media·` (✓ done, ▶ running, · pending,
+    ⏸ deferred, ✗ failed), short enough for one terminal line."""
+    return " ".join(f"{s[:5]}{STEP_MARKS.get(view['steps'][s]['status'], '?')}" for s in STEPS)

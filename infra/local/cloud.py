@@ -90,18 +90,19 @@ def read_state(state_dir: Path = DEFAULT_STATE_DIR) -> CloudState | None:
     )
 
 
-def _leader_is(pgid: int, argv0: str) -> bool:
-    """The recorded group leader still runs what `up` started (a pid may be reused after a reboot)."""
+def start_ticks(pid: int) -> int | None:
+    """When the kernel started `pid` (clock ticks since boot): with the pid, a process's identity."""
     try:
-        cmdline = Path(f"/proc/{pgid}/cmdline").read_bytes().split(b"\0")
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    return bool(argv0) and any(part.decode(errors="replace") == argv0 for part in cmdline)
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # field 22 of proc(5), counted after "(comm)"
 
 
 def _alive(component: dict[str, Any]) -> bool:
+    """The recorded group still runs, and its leader is the process `up` started (pids get reused)."""
     pgid = component.get("pgid")
-    return bool(pgid) and group_alive(pgid) and _leader_is(pgid, component.get("argv0", ""))
+    return bool(pgid) and group_alive(pgid) and start_ticks(pgid) == component.get("start_ticks")
 
 
 def status(state_dir: Path = DEFAULT_STATE_DIR) -> CloudState | None:
@@ -224,7 +225,7 @@ def up(
             "url": urls.get(url_key) if url_key else None,
             "pid": proc.pid,
             "pgid": proc.pid,
-            "argv0": proc.argv[0],
+            "start_ticks": start_ticks(proc.pid),
             "log": str(proc.log_path),
             "running": True,
         }
