@@ -31,7 +31,11 @@ app.add_typer(jobs_app, name="jobs")
 out = Console()
 err = Console(stderr=True)
 REPO = Path(__file__).resolve().parents[1]
-STATE_DIR = Path(os.environ.get("YTEMPIRE_LOCAL_STATE_DIR", REPO / ".local"))
+
+
+def state_dir() -> Path:
+    """Where `local up` records what it started (YTEMPIRE_LOCAL_STATE_DIR, default .local/)."""
+    return Path(os.environ.get("YTEMPIRE_LOCAL_STATE_DIR") or REPO / ".local")
 
 
 def _print_json(data: Any) -> None:
@@ -44,7 +48,7 @@ def _container() -> Any:
     from shared.bootstrap import Container
     from shared.config import Settings
 
-    state = status(STATE_DIR)
+    state = status(state_dir())
     if state is not None and all(c["running"] for c in state.components.values()):
         for key, value in state.env.items():
             os.environ.setdefault(key, value)
@@ -84,13 +88,13 @@ def local_up(
     from infra.local.processes import ProcessStartError
 
     try:
-        state, started = up(STATE_DIR, progress=lambda m: err.print(f"[dim]local:[/] {m}"))
+        state, started = up(state_dir(), progress=lambda m: err.print(f"[dim]local:[/] {m}"))
     except (EmulatorNotInstalledError, ProcessStartError) as e:
         err.print(f"[red]local cloud did not start:[/] {e}")
         raise typer.Exit(1) from None
     if started:
         _provision(state.env)
-    state = status(STATE_DIR)
+    state = status(state_dir())
     if as_json:
         _print_json(_status_json(state))
     else:
@@ -102,7 +106,7 @@ def local_down(as_json: bool = typer.Option(False, "--json")) -> None:
     """Stop exactly what `local up` started."""
     from infra.local.cloud import down
 
-    stopped = down(STATE_DIR, progress=lambda m: err.print(f"[dim]local:[/] {m}"))
+    stopped = down(state_dir(), progress=lambda m: err.print(f"[dim]local:[/] {m}"))
     if as_json:
         _print_json({"stopped": stopped})
     else:
@@ -114,7 +118,7 @@ def local_status(as_json: bool = typer.Option(False, "--json")) -> None:
     """Each component with its address and whether it runs; the function URLs."""
     from infra.local.cloud import status
 
-    state = status(STATE_DIR)
+    state = status(state_dir())
     if state is None:
         if as_json:
             _print_json({"components": {}, "functions": {}})
@@ -207,10 +211,10 @@ def demo(
     t0 = time.monotonic()
     from infra.local.cloud import status, up
 
-    state, started = up(STATE_DIR, progress=lambda m: err.print(f"[dim]local:[/] {m}"))
+    state, started = up(state_dir(), progress=lambda m: err.print(f"[dim]local:[/] {m}"))
     if started:
         _provision(state.env)
-    state = status(STATE_DIR)
+    state = status(state_dir())
     c = _container()
     d.seed(c)
     job_ids = d.submit(state.functions, videos, duration_s=duration_s)
@@ -226,7 +230,7 @@ def demo(
                 last[job_id] = line
 
     views = d.follow(state.functions, job_ids, timeout_s=timeout_s, on_update=show)
-    reports = d.collect(c, views, REPO / ".local" / "videos")
+    reports = d.collect(c, views, state_dir() / "videos")
     elapsed = round(time.monotonic() - t0, 2)
     if as_json:
         _print_json({"jobs": [r.to_json() for r in reports], "elapsed_s": elapsed})
