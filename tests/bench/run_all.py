@@ -1,0 +1,28 @@
+"""Run every benchmark in turn and print its figures (`make bench`). Nothing here asserts a timing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = [
+    ("task hop (Cloud Tasks emulator → function)", ["bench_task_hop.py", "--hops", "100"]),
+    ("cold import per entry point", ["bench_cold_import.py", "--repeat", "5"]),
+    ("render 60 s at 720p", ["bench_render.py", "--seconds", "60"]),
+]
+
+
+def main() -> int:
+    failed = 0
+    for title, argv in BENCHES:
+        print(f"\n== {title}", flush=True)
+        failed += (
+            subprocess.run([sys.executable, str(HERE / argv[0]), *argv[1:]], check=False).returncode != 0
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
