@@ -9,7 +9,6 @@ it) mounted at `/<entry_point>`, so Cloud Tasks (its emulator) dispatches real H
 from __future__ import annotations
 
 import argparse
-import ast
 import signal
 import sys
 import threading
@@ -21,15 +20,10 @@ MAIN = REPO / "functions" / "main.py"
 
 
 def entry_points(source: Path = MAIN) -> list[str]:
-    """Names of the functions decorated with `functions_framework.http` in `source`."""
-    tree = ast.parse(source.read_text())
-    names = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            for dec in node.decorator_list:
-                if ast.unparse(dec) in ("functions_framework.http", "http"):
-                    names.append(node.name)
-    return names
+    """Names of the functions decorated with functions_framework in `source` (as Terraform deploys them)."""
+    from shared.manifest import entry_point_names
+
+    return list(entry_point_names(source.read_text()))
 
 
 def _not_found(environ: dict, start_response: Any) -> list[bytes]:

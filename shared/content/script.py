@@ -469,11 +469,10 @@ def script_from_completion(result: ChatResult, *, req: ScriptRequest, settings: 
     )
 
 
-def write_script(req: ScriptRequest, *, chat: ChatModel, settings: Settings) -> Script:
-    model, max_tokens = model_for(req.quality, settings)
-    prompt = build_script_prompt(
-        req, words_per_minute=settings.words_per_minute, compress=settings.script_prompt_compression
-    )
+def _complete_script(
+    prompt: Prompt, quality: str, *, req: ScriptRequest, chat: ChatModel, settings: Settings
+) -> Script:
+    model, max_tokens = model_for(quality, settings)
     result = chat.complete(
         model=model,
         system=prompt.system,
@@ -482,6 +481,13 @@ def write_script(req: ScriptRequest, *, chat: ChatModel, settings: Settings) -> 
         max_tokens=max_tokens,
     )
     return script_from_completion(result, req=req, settings=settings)
+
+
+def write_script(req: ScriptRequest, *, chat: ChatModel, settings: Settings) -> Script:
+    prompt = build_script_prompt(
+        req, words_per_minute=settings.words_per_minute, compress=settings.script_prompt_compression
+    )
+    return _complete_script(prompt, req.quality, req=req, chat=chat, settings=settings)
 
 
 def improve_script(
@@ -489,12 +495,4 @@ def improve_script(
 ) -> Script:
     """One rewrite with the quality step's feedback, on the economy model as the seed does."""
     prompt = improve_script_prompt(script.text, feedback, topic=req.topic, duration_s=req.duration_s)
-    model, max_tokens = model_for("economy", settings)
-    result = chat.complete(
-        model=model,
-        system=prompt.system,
-        user=prompt.user,
-        temperature=settings.script_temperature,
-        max_tokens=max_tokens,
-    )
-    return script_from_completion(result, req=req, settings=settings)
+    return _complete_script(prompt, "economy", req=req, chat=chat, settings=settings)

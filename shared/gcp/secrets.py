@@ -13,17 +13,10 @@ from google.api_core import exceptions as gexc
 from google.cloud import secretmanager
 
 from shared.config import Settings
+from shared.gcp import TRANSIENT_API_ERRORS as _TRANSIENT
 from shared.ports import ProviderError
 
 _SECRET_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
-_TRANSIENT = (
-    gexc.TooManyRequests,
-    gexc.InternalServerError,
-    gexc.BadGateway,
-    gexc.ServiceUnavailable,
-    gexc.GatewayTimeout,
-    gexc.DeadlineExceeded,
-)
 
 
 def secret_manager_client(settings: Settings) -> secretmanager.SecretManagerServiceClient:

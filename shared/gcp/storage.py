@@ -17,18 +17,11 @@ from google.api_core import exceptions as gexc
 from google.cloud import storage
 
 from shared.config import Settings
+from shared.gcp import TRANSIENT_API_ERRORS as _TRANSIENT
 from shared.ports import ProviderError
 
 # Resumable uploads hold one chunk in memory (the library's default is 100 MiB); a multiple of 256 KiB.
 UPLOAD_CHUNK_BYTES = 16 * 1024 * 1024
-
-_TRANSIENT = (
-    gexc.TooManyRequests,
-    gexc.InternalServerError,
-    gexc.BadGateway,
-    gexc.ServiceUnavailable,
-    gexc.GatewayTimeout,
-)
 
 
 def storage_client(settings: Settings) -> storage.Client:
