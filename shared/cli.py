@@ -67,14 +67,11 @@ def _provision(env: dict[str, str]) -> None:
 
 
 def _status_json(state: Any) -> dict[str, Any]:
-    from infra.local.cloud import LOCAL_OAUTH_CLIENT_ID
-
     return {
         "components": {
             name: {"url": comp["url"], "running": comp["running"]} for name, comp in state.components.items()
         },
         "functions": state.functions,
-        "oauth_client_id": LOCAL_OAUTH_CLIENT_ID,
     }
 
 

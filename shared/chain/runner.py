@@ -295,7 +295,12 @@ def _regenerate(
             now=now,
             retry_count=0,
         )
-    new = store.transact(doc["job_id"], lambda cur: (jobs.regenerate(cur, feedback, now()),) * 2)
+
+    def to_next_generation(cur: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        new = jobs.regenerate(cur, feedback, now())
+        return new, new  # (the result, the document to write)
+
+    new = store.transact(doc["job_id"], to_next_generation)
     enqueue_step(queue, new, FIRST_STEP)
     log.info("regenerating from script", extra={"feedback": feedback, "generation": new["generation"]})
     return StepResponse(
