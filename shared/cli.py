@@ -236,19 +236,21 @@ def demo(
             title=f"demo: {sum(r.status == 'published' for r in reports)}/{len(reports)} published "
             f"in {elapsed:.1f} s"
         )
-        for col in ("job", "status", "youtube id", "duration", "cost", "account", "file"):
+        for col in ("job", "status", "youtube id", "duration", "cost", "account"):
             table.add_column(col)
         for r in reports:
             table.add_row(
-                r.job_id[:12],
+                r.job_id[:8],
                 r.status,
                 r.youtube_video_id or "-",
                 f"{r.duration_s:.1f} s" if r.duration_s else "-",
                 f"${r.cost_usd}",
                 r.account_id or "-",
-                r.local_path or "-",
             )
         out.print(table)
+        for r in reports:
+            if r.local_path:
+                out.print(f"{r.job_id[:8]}  {r.local_path}", soft_wrap=True)
     if any(r.status != "published" for r in reports):
         raise typer.Exit(1)
 

@@ -150,6 +150,6 @@ STEP_MARKS = {"done": "✓", "running": "▶", "pending": "·", "deferred": "⏸
 
 
 def step_marks(view: dict[str, Any]) -> str:
-    """Each step's status in a few characters: `script✓ voice▶ media·` (✓ done, ▶ running, · pending,
+    """Each step's status in a few characters: `scr✓ voi▶ med·` (✓ done, ▶ running, · pending,
     ⏸ deferred, ✗ failed), short enough for one terminal line."""
-    return " ".join(f"{s[:5]}{STEP_MARKS.get(view['steps'][s]['status'], '?')}" for s in STEPS)
+    return " ".join(f"{s[:3]}{STEP_MARKS.get(view['steps'][s]['status'], '?')}" for s in STEPS)
