@@ -8,7 +8,6 @@ The record also holds the `YTEMPIRE_*` environment that points the project's set
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -263,8 +262,3 @@ def down(state_dir: Path = DEFAULT_STATE_DIR, *, progress: Progress = lambda _m:
             stopped.append(name)
     state_path(state_dir).unlink(missing_ok=True)
     return stopped
-
-
-def environ_for(state: CloudState) -> dict[str, str]:
-    """os.environ overlaid with the local cloud's settings environment."""
-    return {**os.environ, **state.env}

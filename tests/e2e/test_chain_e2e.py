@@ -62,6 +62,11 @@ def test_three_jobs_reach_published_with_valid_videos(stack, seeded, tmp_path: P
         assert all(s["status"] == "done" for s in view["steps"].values())
         assert float(view["total_cost_usd"]) > 0
         assert view["steps"]["voice"]["provider"].startswith("google-tts")
+    # each job's owner is told once, and nothing was given up on
+    notices = [n for n in seeded.jobs.outbox() if n["job_id"] in views]
+    assert sorted(n["job_id"] for n in notices) == sorted(views)
+    assert {n["youtube_video_id"] for n in notices} == {v["youtube_video_id"] for v in views.values()}
+    assert not [d for d in seeded.jobs.dead_letters() if d["job_id"] in views]
 
 
 class DuplicatingQueue:
