@@ -214,3 +214,39 @@ class FirestoreBilling:
         raise AdmissionUnavailable(
             f"could not claim a video slot for {customer_id} in {max_attempts} attempts"
         )
+
+    def _admit(
+        self,
+        txn: firestore.Transaction,
+        *,
+        job_ref: Any,
+        cust_ref: Any,
+        slots: Any,
+        doc: dict[str, Any],
+        channel_id: str | None,
+        now: datetime,
+        taken: frozenset[str],
+        chosen: list[str],
+    ) -> tuple[dict[str, Any], bool]:
+        snap = job_ref.get(transaction=txn)
+        if snap.exists:
+            return snap.to_dict(), False
+        cust = cust_ref.get(transaction=txn)
+        admission = entitlements.decide(
+            cust.to_dict() if cust.exists else None,
+            doc["customer_id"],
+            channel_id=channel_id,
+            now=now,
+            settings=self._settings,
+        )
+        limit = admission.videos_per_day
+        free = [n for n in (f"{i:03d}" for i in range(limit)) if n not in taken]
+        if len(taken) >= limit or not free:
+            raise entitlements.daily_limit_reached(admission, now=now, settings=self._settings)
+        slot = self._rng.choice(free)
+        chosen.append(slot)
+        txn.create(job_ref, doc)
+        txn.create(slots.document(slot), {"job_id": doc["job_id"], "claimed_at": now})
+        if admission.new_channel:
+            txn.update(cust_ref, {"channels_used": firestore.ArrayUnion([admission.new_channel])})
+        return doc, True

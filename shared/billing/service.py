@@ -11,6 +11,7 @@ backoff → queue for manual processing) and ManualProcessing is raised, so the 
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,6 +35,10 @@ CUSTOMER_FIELDS = (
     "current_period_end",
     "cancel_at_period_end",
 )
+
+
+# A Stripe test card (test mode and localstripe): lets a customer's first invoice be paid at once.
+TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
 
 
 class ManualProcessing(RuntimeError):
@@ -351,3 +356,17 @@ def customers_view(records: BillingRecords) -> list[dict[str, Any]]:
         row["current_period_end"] = end.isoformat() if isinstance(end, datetime) else None
         rows.append(row)
     return rows
+
+
+def wait_for_plan(
+    records: BillingRecords, customer_id: str, subscription_id: str, *, timeout_s: float
+) -> bool:
+    """Poll the customer document until the webhook made this subscription its usable plan."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        doc = records.customer(customer_id) or {}
+        if doc.get("subscription_id") == subscription_id and doc.get("status") in ("active", "trialing"):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
