@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from shared.billing.plans import by_price_id
+from shared.billing.plans import PERIODS, by_price_id
 from shared.config import Settings
 
 HANDLED: frozenset[str] = frozenset(
@@ -104,6 +104,10 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -179,8 +183,8 @@ def to_fact(event: Event, settings: Settings) -> Fact | None:
         if sub_id is None:
             raise MalformedEvent("data.object.subscription: a subscription-mode session without one")
         meta = _dict(obj.get("metadata"))
-        paid = obj.get("payment_status") in ("paid", "no_payment_required")
-        plan = meta.get("plan") if meta.get("plan") in settings.plans else None
+        paid = _str(obj.get("payment_status")) in ("paid", "no_payment_required")
+        plan = _str(meta.get("plan")) if _str(meta.get("plan")) in settings.plans else None
         return Fact(
             **base,
             kind="checkout",
@@ -190,14 +194,14 @@ def to_fact(event: Event, settings: Settings) -> Fact | None:
             values={
                 "status": "active" if paid else "incomplete",
                 "plan": plan,
-                "period": meta.get("period") if meta.get("period") in ("monthly", "yearly") else None,
+                "period": _str(meta.get("period")) if _str(meta.get("period")) in PERIODS else None,
             },
         )
     if event.type.startswith("customer.subscription."):
         sub_id = _id(obj.get("id"))
         if sub_id is None or not sub_id.startswith("sub_"):
             raise MalformedEvent("data.object.id: not a subscription id")
-        status = obj.get("status")
+        status = _str(obj.get("status"))
         if event.type == "customer.subscription.deleted":
             status = "canceled"
         if status not in STATUS_RANK:
@@ -206,7 +210,7 @@ def to_fact(event: Event, settings: Settings) -> Fact | None:
         price = subscription_price_id(obj)
         known = by_price_id(settings, price)
         plan, period = known if known else (None, None)
-        if plan is None and meta.get("plan") in settings.plans:
+        if plan is None and _str(meta.get("plan")) in settings.plans:
             plan = meta["plan"]  # a price we do not list, but the subscription says which plan it sells
         return Fact(
             **base,

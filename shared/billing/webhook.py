@@ -66,6 +66,8 @@ def verify(raw: bytes, signature: str | None, settings: Settings) -> None:
         if not settings.stripe_webhook_secret.get_secret_value():
             log.error("stripe_webhook_secret is not set: every delivery is refused")
         raise Rejected(f"Stripe-Signature: {str(e).split(' It should')[0]}") from None
+    except (TypeError, ValueError):  # e.g. a signature with characters no HMAC hex digest has
+        raise Rejected("Stripe-Signature: not a Stripe signature header") from None
 
 
 def handle(
