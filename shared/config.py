@@ -175,8 +175,9 @@ class Settings(BaseSettings):
     stripe_api_base: str = ""  # "" = api.stripe.com; locally localstripe ("http://127.0.0.1:PORT")
     # A delivery whose signature timestamp is older than this is refused (Stripe's default tolerance).
     stripe_webhook_tolerance_s: int = Field(default=300, ge=1)
-    # Subscription items name a Price ("price"); localstripe speaks the 2017 API and knows only Plans.
-    stripe_price_param: Literal["price", "plan"] = "price"
+    # localstripe speaks the 2017 API: subscription items name a Plan (not a Price) and the first
+    # invoice's client secret is on `payment_intent` (not `confirmation_secret`). Only locally true.
+    stripe_legacy_api: bool = False
     stripe_timeout_s: float = Field(default=20.0, gt=0)
     # Attempts per Stripe call on rate limits, 5xx and connection errors, with jittered exponential backoff;
     # after the last one the operation is recorded in `billing_actions` for manual processing.

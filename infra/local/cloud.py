@@ -70,7 +70,7 @@ def settings_env(
             "YTEMPIRE_STRIPE_API_BASE": urls["stripe"],
             "YTEMPIRE_STRIPE_API_KEY": local_stripe.LOCAL_STRIPE_KEY,
             "YTEMPIRE_STRIPE_WEBHOOK_SECRET": stripe_webhook_secret or new_webhook_secret(),
-            "YTEMPIRE_STRIPE_PRICE_PARAM": "plan",  # localstripe knows Plans, not Prices
+            "YTEMPIRE_STRIPE_LEGACY_API": "true",  # localstripe speaks the 2017 API
         }
         if "stripe" in urls
         else {}

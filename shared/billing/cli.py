@@ -50,6 +50,30 @@ def _run(call: Any) -> Any:
         _fail(str(e))
 
 
+@app.command("plans")
+def plans(
+    check: bool = typer.Option(False, "--check", help="Compare each price id with Stripe's price."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The plans (settings): price, channels, videos per day, Stripe price ids."""
+    from shared.billing import service
+
+    c = _container()
+    rows = service.plan_table(c.settings)
+    problems = _run(lambda: service.check_prices(c.settings, stripe=c.stripe)) if check else []
+    if as_json:
+        _print_json({"plans": rows, **({"problems": problems} if check else {})})
+    else:
+        for r in rows:
+            ids = ", ".join(f"{k} {v}" for k, v in r["price_ids"].items())
+            limits = f"{r['channels']:>2} channels  {r['videos_per_day']:>2}/day"
+            typer.echo(f"{r['plan']:8} ${r['amount_usd']:>4}  {limits}  {ids}")
+        for p in problems:
+            typer.echo(f"problem: {p}", err=True)
+    if problems:
+        raise typer.Exit(1)
+
+
 @app.command("customers")
 def customers(as_json: bool = typer.Option(False, "--json")) -> None:
     """Every customer: plan, status, limits, period end."""

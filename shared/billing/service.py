@@ -218,11 +218,13 @@ def create_subscription(
     first invoice's payment intent lets the app confirm it. Entitlements follow from the webhooks."""
     price = plans.price_id(settings, plan, period)
     _, stripe_customer = _stripe_customer(customer_id, records)
+    legacy = settings.stripe_legacy_api
     params: dict[str, Any] = {
         "customer": stripe_customer,
-        "items": [{settings.stripe_price_param: price}],
+        "items": [{"plan" if legacy else "price": price}],
         "payment_behavior": payment_behavior,
-        "expand": ["latest_invoice.payment_intent"],
+        # The seed's latest_invoice.payment_intent; API versions since 2025-03-31 name it confirmation_secret.
+        "expand": ["latest_invoice.payment_intent" if legacy else "latest_invoice.confirmation_secret"],
         "metadata": {"customer_id": customer_id, "plan": plan, "period": period},
     }
     key = idempotency_key("subscription", customer_id, plan, period, _today(now))
@@ -236,13 +238,14 @@ def create_subscription(
         now=now,
     )
     invoice = sub.get("latest_invoice") if isinstance(sub.get("latest_invoice"), dict) else {}
-    intent = invoice.get("payment_intent") if isinstance(invoice.get("payment_intent"), dict) else {}
+    holders = (invoice.get("confirmation_secret"), invoice.get("payment_intent"))
+    secret_holder = next((v for v in holders if isinstance(v, dict)), {})
     from shared.billing.events import subscription_period_end
 
     return {
         "subscription_id": sub["id"],
         "status": sub.get("status"),
-        "client_secret": intent.get("client_secret"),
+        "client_secret": secret_holder.get("client_secret"),
         "current_period_end": subscription_period_end(sub),
     }
 
@@ -370,3 +373,41 @@ def wait_for_plan(
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.2)
+
+
+def plan_table(settings: Settings) -> list[dict[str, Any]]:
+    """The plans as settings define them."""
+    return [
+        {
+            "plan": name,
+            "amount_usd": str(p.amount_usd),
+            "channels": p.channels,
+            "videos_per_day": p.videos_per_day,
+            "price_ids": dict(p.price_ids),
+        }
+        for name, p in settings.plans.items()
+    ]
+
+
+def check_prices(settings: Settings, *, stripe: Any) -> list[str]:
+    """Each configured price exists at Stripe, is recurring at the right interval and, for monthly
+    prices, costs the plan's amount. Returns the problems found (none: the settings match Stripe)."""
+    from shared.billing.stripe_api import StripeRefused
+
+    problems = []
+    for name, p in settings.plans.items():
+        for period, price_id in p.price_ids.items():
+            try:
+                price = stripe.retrieve_price(price_id)
+            except StripeRefused as e:
+                problems.append(f"{name} {period}: {price_id}: {e}")
+                continue
+            interval = (price.get("recurring") or {}).get("interval")
+            if interval != ("year" if period == "yearly" else "month"):
+                problems.append(f"{name} {period}: {price_id} recurs every {interval!r}")
+            if period == "monthly" and price.get("unit_amount") != int(p.amount_usd * 100):
+                problems.append(
+                    f"{name} monthly: {price_id} costs {price.get('unit_amount')} cents, the plan says "
+                    f"{int(p.amount_usd * 100)}"
+                )
+    return problems

@@ -168,3 +168,8 @@ class StripeGateway:
             lambda c, o: c.v1.payment_methods.create(params=params, options=o),
             idempotency_key=idempotency_key,
         )
+
+    def retrieve_price(self, price_id: str) -> dict[str, Any]:
+        return self.call(
+            "retrieve_price", lambda c, o: c.v1.prices.retrieve(price_id, options=o), idempotency_key=None
+        )
