@@ -214,6 +214,8 @@ class Settings(BaseSettings):
     # How long the Stripe event log keeps an event id (Firestore TTL on expires_at); Stripe retries
     # a delivery for up to 3 days.
     stripe_event_retention_days: int = Field(default=30, ge=4)
+    # A delivery that recorded an event but died before applying it is taken over after this long.
+    stripe_event_lease_s: int = Field(default=60, ge=1)
 
 
 def function_url(settings: Settings, entry_point: str) -> str:

@@ -50,10 +50,13 @@ def start_localstripe(
 
 
 def register_webhook(base_url: str, target_url: str, secret: str) -> None:
-    """localstripe POSTs every event, signed with `secret`, to `target_url`."""
+    """localstripe POSTs the events the webhook handles (as a Stripe endpoint subscribes to them), signed
+    with `secret`, to `target_url`."""
+    from shared.billing.events import HANDLED
+
     resp = _DIRECT.post(
         f"{base_url}/_config/webhooks/{WEBHOOK_ID}",
-        data={"url": target_url, "secret": secret},
+        json={"url": target_url, "secret": secret, "events": sorted(HANDLED)},
         auth=(LOCAL_STRIPE_KEY, ""),
         timeout=10,
     )

@@ -87,6 +87,8 @@ def stripe_webhook(request: Any) -> Reply:
             settings=c.settings,
             now=utcnow(),
         )
+    except webhook.InProgress as e:
+        return error_reply(str(e), 409, None, {"Retry-After": "5"})
     except webhook.Rejected as e:
         field = "Stripe-Signature" if str(e).startswith("Stripe-Signature") else "body"
         log.warning("stripe webhook refused", extra={"reason": str(e)[:200]})

@@ -55,14 +55,29 @@ class FirestoreBilling:
         self._rng = rng or random.SystemRandom()
 
     # --- the Stripe event log --------------------------------------------------------------------------
-    def event_seen(self, event_id: str) -> bool:
-        """One document read: was this event already recorded?"""
-        return self._events.document(event_id).get().exists
+    def event_status(self, event_id: str) -> tuple[str, datetime | None] | None:
+        """One document read: the event's status (`processing`, `applied`, `ignored`) and claim time."""
+        snap = self._events.document(event_id).get()
+        if not snap.exists:
+            return None
+        data = snap.to_dict() or {}
+        return data.get("status", "applied"), data.get("claimed_at")
+
+    def claim_event(self, event_id: str, record: dict[str, Any], now: datetime) -> bool:
+        """Record the event first, create-if-absent (status `processing`); False when another delivery
+        recorded it first. Of concurrent deliveries of one event exactly one claims it."""
+        try:
+            self._events.document(event_id).create(
+                self._event_record({**record, "status": "processing", "claimed_at": now})
+            )
+            return True
+        except gexc.AlreadyExists:
+            return False
 
     def record_event(self, event_id: str, record: dict[str, Any]) -> bool:
         """Create-if-absent an event that changes no state (ignored types); False when already there."""
         try:
-            self._events.document(event_id).create(self._event_record(record))
+            self._events.document(event_id).create(self._event_record({**record, "status": "ignored"}))
             return True
         except gexc.AlreadyExists:
             return False
@@ -78,16 +93,17 @@ class FirestoreBilling:
         reraise=True,
     )
     def apply(self, fact: Fact, record: dict[str, Any], now: datetime) -> str:
-        """Apply one event's fact and record the event, atomically. Returns the outcome: `applied`,
-        `stale` (older than what is known: nothing changed), `duplicate` (recorded meanwhile), or
-        `unlinked` (kept on the subscription; no customer of ours known for it yet)."""
+        """Apply one claimed event's fact and mark the event applied, atomically. Returns the outcome:
+        `applied`, `stale` (older than what is known: nothing changed), `duplicate` (applied meanwhile),
+        or `unlinked` (kept on the subscription; no customer of ours known for it yet)."""
         ev_ref = self._events.document(fact.event_id)
         sub_ref = self._subs.document(fact.subscription_id)
         settings = self._settings
 
         @firestore.transactional
         def run(txn: firestore.Transaction) -> str:
-            if ev_ref.get(transaction=txn).exists:
+            ev = ev_ref.get(transaction=txn)
+            if ev.exists and (ev.to_dict() or {}).get("status") == "applied":
                 return "duplicate"
             sub_snap = sub_ref.get(transaction=txn)
             sub = sub_snap.to_dict() if sub_snap.exists else new_subscription_doc(fact.subscription_id)
@@ -129,7 +145,7 @@ class FirestoreBilling:
                     txn.set(link_ref, {"customer_id": customer_id, "linked_at": now}, merge=True)
             else:
                 outcome = "unlinked"
-            txn.create(ev_ref, self._event_record({**record, "outcome": outcome}))
+            txn.set(ev_ref, self._event_record({**record, "status": "applied", "outcome": outcome}))
             return outcome
 
         return run(self._db.transaction(max_attempts=1))

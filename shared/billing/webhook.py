@@ -5,8 +5,11 @@
    before the body is even parsed: a missing, wrong or stale signature is refused and nothing is read
    or written.
 2. One document read answers a redelivery (`stripe_events/{event.id}` exists): no transaction.
-3. A new event of a handled type is applied to its subscription (and the customer's entitlements) in one
-   transaction that also creates its `stripe_events` record; other types are recorded and ignored.
+3. A new event is recorded first, create-if-absent (`processing`; of concurrent deliveries exactly one
+   wins, the others get 409 and Stripe delivers again later); then, for a handled type, its fact is
+   applied to its subscription and the customer's entitlements in one transaction that also marks the
+   event `applied`. A claim whose delivery died is taken over after `stripe_event_lease_s`. Other types
+   are recorded as `ignored`.
 """
 
 from __future__ import annotations
@@ -25,13 +28,18 @@ MAX_BODY_BYTES = 512 * 1024  # Stripe's events are far smaller; anything bigger 
 
 
 class EventLog(Protocol):
-    def event_seen(self, event_id: str) -> bool: ...
+    def event_status(self, event_id: str) -> tuple[str, datetime | None] | None: ...
+    def claim_event(self, event_id: str, record: dict[str, Any], now: datetime) -> bool: ...
     def record_event(self, event_id: str, record: dict[str, Any]) -> bool: ...
     def apply(self, fact: Fact, record: dict[str, Any], now: datetime) -> str: ...
 
 
 class Rejected(ValueError):
     """Not a delivery we accept (signature, size, shape): 400, nothing written."""
+
+
+class InProgress(RuntimeError):
+    """Another delivery of this event is being applied right now: 409, Stripe delivers it again later."""
 
 
 @dataclass
@@ -70,6 +78,16 @@ def verify(raw: bytes, signature: str | None, settings: Settings) -> None:
         raise Rejected("Stripe-Signature: not a Stripe signature header") from None
 
 
+def _abandoned(seen: tuple[str, datetime | None], now: datetime, settings: Settings) -> bool:
+    """A claim whose delivery died before applying it (older than the lease) is taken over."""
+    status, claimed_at = seen
+    return (
+        status == "processing"
+        and claimed_at is not None
+        and (now - claimed_at).total_seconds() > settings.stripe_event_lease_s
+    )
+
+
 def handle(
     raw: bytes, signature: str | None, *, events: EventLog, settings: Settings, now: datetime
 ) -> Outcome:
@@ -81,7 +99,10 @@ def handle(
         raise Rejected("body is not JSON") from None
     except MalformedEvent as e:
         raise Rejected(f"not a Stripe event: {e}") from None
-    if events.event_seen(event.id):
+    seen = events.event_status(event.id)
+    if seen is not None and not _abandoned(seen, now, settings):
+        if seen[0] == "processing":
+            raise InProgress(f"event {event.id} is being applied by another delivery")
         return Outcome(event.id, event.type, "duplicate")
     record = {
         "event_id": event.id,
@@ -101,7 +122,10 @@ def handle(
         recorded = events.record_event(event.id, {**record, "outcome": "ignored", "reason": reason})
         log.info("stripe event ignored", extra={"event_id": event.id, "type": event.type, "reason": reason})
         return Outcome(event.id, event.type, "ignored" if recorded else "duplicate")
-    outcome = events.apply(fact, {**record, "subscription_id": fact.subscription_id}, now)
+    record["subscription_id"] = fact.subscription_id
+    if seen is None and not events.claim_event(event.id, record, now):
+        raise InProgress(f"event {event.id} is being applied by another delivery")
+    outcome = events.apply(fact, record, now)
     log.info(
         "stripe event %s",
         outcome,
