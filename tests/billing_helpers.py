@@ -10,7 +10,11 @@ import hashlib
 import hmac
 import json
 import time
+import urllib.parse
+from pathlib import Path
 from typing import Any
+
+import stripe
 
 NEW_API = "2025-03-31.basil"  # the invoice's subscription under parent, period ends on the items
 OLD_API = "2017-08-15"  # localstripe's version: top-level invoice.subscription and current_period_end
@@ -169,3 +173,36 @@ def deliver(client: Any, evt: dict[str, Any], secret: str, t: int | None = None)
     return client.post(
         "/", data=raw, headers={"Stripe-Signature": sign(raw, secret, t), "Content-Type": "application/json"}
     )
+
+
+# --- Stripe API responses (tests/fixtures/stripe) served through the real stripe library ----------------
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stripe"
+
+
+def fixture(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+class ScriptedStripe(stripe.HTTPClient):
+    """Answers each request with the next scripted (status, body); records what the library sent."""
+
+    name = "scripted"
+
+    def __init__(self, *responses: tuple[int, str]) -> None:
+        super().__init__()
+        self.responses = list(responses)
+        self.requests: list[dict[str, Any]] = []
+
+    def request(self, method, url, headers, post_data=None, *, _usage=None):
+        form = urllib.parse.parse_qs(post_data.decode() if isinstance(post_data, bytes) else post_data or "")
+        self.requests.append(
+            {"method": method.upper(), "url": url, "headers": dict(headers or {}), "form": form}
+        )
+        status, body = self.responses.pop(0)
+        return body, status, {"Request-Id": f"req_{len(self.requests)}"}
+
+    def request_stream(self, *args, **kwargs):  # pragma: no cover - not used by these calls
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass

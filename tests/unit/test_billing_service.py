@@ -6,10 +6,7 @@ same key, and the manual-processing fallback when Stripe stays unavailable."""
 from __future__ import annotations
 
 import json
-import urllib.parse
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
 import stripe
@@ -19,38 +16,9 @@ from shared.billing.plans import UnknownPlan
 from shared.billing.service import ManualProcessing
 from shared.billing.stripe_api import StripeGateway, StripeRefused
 from shared.config import Settings
+from tests.billing_helpers import ScriptedStripe, fixture
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-def fixture(name: str) -> str:
-    return (FIXTURES / name).read_text()
-
-
-class ScriptedStripe(stripe.HTTPClient):
-    """Answers each request with the next scripted (status, body); records what the library sent."""
-
-    name = "scripted"
-
-    def __init__(self, *responses: tuple[int, str]) -> None:
-        super().__init__()
-        self.responses = list(responses)
-        self.requests: list[dict[str, Any]] = []
-
-    def request(self, method, url, headers, post_data=None, *, _usage=None):
-        form = urllib.parse.parse_qs(post_data.decode() if isinstance(post_data, bytes) else post_data or "")
-        self.requests.append(
-            {"method": method.upper(), "url": url, "headers": dict(headers or {}), "form": form}
-        )
-        status, body = self.responses.pop(0)
-        return body, status, {"Request-Id": f"req_{len(self.requests)}"}
-
-    def request_stream(self, *args, **kwargs):  # pragma: no cover - not used by these calls
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
 
 
 class Records:
