@@ -6,7 +6,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 APT_PACKAGES := espeak-ng fonts-dejavu-core
-EMULATOR_VENVS := .venv-tasks/.stamp .venv-gcs/.stamp .venv-drongo/.stamp
+EMULATOR_VENVS := .venv-tasks/.stamp .venv-gcs/.stamp .venv-drongo/.stamp .venv-localstripe/.stamp
 VIDEOS ?= 2
 
 .PHONY: setup demo test lint bench local-up local-down clean-local help
@@ -46,6 +46,11 @@ $(VENV)/.stamp: pyproject.toml
 .venv-drongo/.stamp:
 	@test -x .venv-drongo/bin/python || $(PYTHON) -m venv .venv-drongo
 	.venv-drongo/bin/pip install -q 'drongo>=0.8,<0.9'
+	@touch $@
+# localstripe (the local cloud's Stripe) pins its own aiohttp; it runs from infra/local/localstripe_main.py.
+.venv-localstripe/.stamp:
+	@test -x .venv-localstripe/bin/python || $(PYTHON) -m venv .venv-localstripe
+	.venv-localstripe/bin/pip install -q 'localstripe>=1.15,<1.16'
 	@touch $@
 .venv-checkov/.stamp:
 	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov

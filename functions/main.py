@@ -81,3 +81,17 @@ def step_notify(request):
     from functions import step_notify as door
 
     return door.handle(request)
+
+
+@functions_framework.http
+def create_checkout(request):
+    from functions import create_checkout as door
+
+    return door.handle(request)
+
+
+@functions_framework.http
+def stripe_webhook(request):
+    from functions import stripe_webhook as door
+
+    return door.handle(request)

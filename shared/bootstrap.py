@@ -15,6 +15,8 @@ from shared.chain.runner import ChainPolicy
 from shared.config import Settings
 
 if TYPE_CHECKING:
+    from shared.billing.firestore_billing import FirestoreBilling
+    from shared.billing.stripe_api import StripeGateway
     from shared.chain.store import JobStore
     from shared.ports import (
         BlobStore,
@@ -118,6 +120,25 @@ class Container:
         from shared.youtube.gateway import GoogleYouTubeGateway
 
         return self._build("_youtube", lambda: GoogleYouTubeGateway(self.settings, self.secrets))
+
+    # --- billing (issue 5) ------------------------------------------------------------------------------
+    @cached_property
+    def billing(self) -> FirestoreBilling:
+        from shared.billing.firestore_billing import FirestoreBilling
+
+        return self._build("_billing", lambda: FirestoreBilling(self.firestore, self.settings))
+
+    @property
+    def admissions(self) -> FirestoreBilling:
+        """video_request creates jobs through the billing store, which checks the plan in the same
+        transaction."""
+        return self.billing
+
+    @cached_property
+    def stripe(self) -> StripeGateway:
+        from shared.billing.stripe_api import StripeGateway
+
+        return self._build("_stripe", lambda: StripeGateway(self.settings))
 
 
 _installed: Container | None = None

@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.billing.cli import app as billing_app
+
 app = typer.Typer(
     help="YTEMPIRE integrations: operate the video chain and its local cloud.",
     no_args_is_help=True,
@@ -27,6 +29,7 @@ local_app = typer.Typer(
 jobs_app = typer.Typer(help="Video jobs.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(billing_app, name="billing")
 
 out = Console()
 err = Console(stderr=True)
@@ -67,12 +70,16 @@ def _provision(env: dict[str, str]) -> None:
 
 
 def _status_json(state: Any) -> dict[str, Any]:
-    return {
+    data = {
         "components": {
             name: {"url": comp["url"], "running": comp["running"]} for name, comp in state.components.items()
         },
         "functions": state.functions,
     }
+    # Local cloud only: lets a script sign its own events for the local stripe_webhook.
+    if state.env.get("YTEMPIRE_STRIPE_WEBHOOK_SECRET"):
+        data["stripe_webhook_secret"] = state.env["YTEMPIRE_STRIPE_WEBHOOK_SECRET"]
+    return data
 
 
 @local_app.command("up")

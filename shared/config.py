@@ -8,8 +8,9 @@ Endpoints left empty mean "the real Google / OpenAI / Stripe service".
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The steps of the video chain, in order; the graph (successors, join) lives in shared.chain.graph.
@@ -24,6 +25,16 @@ STEPS: tuple[str, ...] = (
     "publish",
     "notify",
 )
+
+
+class PlanSettings(BaseModel):
+    """One subscription plan: what it costs, what it allows, and its Stripe price id per billing period."""
+
+    model_config = {"frozen": True}
+    amount_usd: Decimal
+    channels: int = Field(ge=1)
+    videos_per_day: int = Field(ge=1, le=999)
+    price_ids: dict[Literal["monthly", "yearly"], str]
 
 
 class Settings(BaseSettings):
@@ -156,6 +167,55 @@ class Settings(BaseSettings):
 
     # --- Notifications ------------------------------------------------------------------------------
     notify_from_email: str = "noreply@ytempire.com"
+
+    # --- Billing (issue 5) --------------------------------------------------------------------------
+    stripe_api_key: SecretStr = SecretStr("")
+    # Signing secret of the Stripe webhook endpoint (whsec_...); every delivery is verified against it.
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    stripe_api_base: str = ""  # "" = api.stripe.com; locally localstripe ("http://127.0.0.1:PORT")
+    # A delivery whose signature timestamp is older than this is refused (Stripe's default tolerance).
+    stripe_webhook_tolerance_s: int = Field(default=300, ge=1)
+    # localstripe speaks the 2017 API: subscription items name a Plan (not a Price) and the first
+    # invoice's client secret is on `payment_intent` (not `confirmation_secret`). Only locally true.
+    stripe_legacy_api: bool = False
+    stripe_timeout_s: float = Field(default=20.0, gt=0)
+    # Attempts per Stripe call on rate limits, 5xx and connection errors, with jittered exponential backoff;
+    # after the last one the operation is recorded in `billing_actions` for manual processing.
+    stripe_max_attempts: int = Field(default=4, ge=1, le=10)
+    stripe_retry_base_s: float = Field(default=0.5, ge=0)
+    stripe_retry_max_s: float = Field(default=8.0, ge=0)
+    # Seed 4.3 / 8.3: Starter $97 (5 channels, 15 videos/day), Growth $297 (10, 30), Scale $797 (25, 75).
+    plans: dict[str, PlanSettings] = {
+        "starter": PlanSettings(
+            amount_usd=Decimal("97"),
+            channels=5,
+            videos_per_day=15,
+            price_ids={"monthly": "price_starter_monthly", "yearly": "price_starter_yearly"},
+        ),
+        "growth": PlanSettings(
+            amount_usd=Decimal("297"),
+            channels=10,
+            videos_per_day=30,
+            price_ids={"monthly": "price_growth_monthly", "yearly": "price_growth_yearly"},
+        ),
+        "scale": PlanSettings(
+            amount_usd=Decimal("797"),
+            channels=25,
+            videos_per_day=75,
+            price_ids={"monthly": "price_scale_monthly", "yearly": "price_scale_yearly"},
+        ),
+    }
+    # A past-due customer keeps making videos this long after the first failed payment.
+    billing_grace_period_days: float = Field(default=3, ge=0)
+    # The day a daily video limit counts in (YouTube's quota day, too).
+    billing_timezone: str = "America/Los_Angeles"
+    checkout_success_url: str = "https://app.ytempire.com/billing/success?session_id={CHECKOUT_SESSION_ID}"
+    checkout_cancel_url: str = "https://app.ytempire.com/billing/cancel"
+    # How long the Stripe event log keeps an event id (Firestore TTL on expires_at); Stripe retries
+    # a delivery for up to 3 days.
+    stripe_event_retention_days: int = Field(default=30, ge=4)
+    # A delivery that recorded an event but died before applying it is taken over after this long.
+    stripe_event_lease_s: int = Field(default=60, ge=1)
 
 
 def function_url(settings: Settings, entry_point: str) -> str:

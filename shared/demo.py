@@ -25,6 +25,7 @@ DEMO_TOPICS = (
 )
 DEMO_ACCOUNT = "demo-1"
 DEMO_CUSTOMER = "demo-customer"
+DEMO_PLAN = "scale"  # 75 videos a day: room for many demo runs in one Pacific day
 
 
 def finished(view: dict[str, Any]) -> bool:
@@ -49,8 +50,16 @@ class JobReport:
         return dict(self.__dict__)
 
 
-def seed(c: Container, *, account_id: str = DEMO_ACCOUNT, customer_id: str = DEMO_CUSTOMER) -> None:
-    """One account with a token in Secret Manager (the sandbox accepts any refresh token) and one customer."""
+def seed(
+    c: Container,
+    *,
+    account_id: str = DEMO_ACCOUNT,
+    customer_id: str = DEMO_CUSTOMER,
+    plan: str = DEMO_PLAN,
+    webhook_timeout_s: float = 30.0,
+) -> None:
+    """One account with a token in Secret Manager (the sandbox accepts any refresh token) and one customer
+    subscribed to `plan` through Stripe (localstripe), whose entitlements arrive by webhook."""
     from shared.youtube.tokens import TokenRecord, TokenStore
 
     if c.accounts.get(account_id) is None or not _has_token(c, account_id):
@@ -63,10 +72,44 @@ def seed(c: Container, *, account_id: str = DEMO_ACCOUNT, customer_id: str = DEM
         TokenStore(c.settings, c.secrets).save(account_id, token)
         channel = c.youtube.channel_id(account_id)
         c.accounts.put(Account(account_id=account_id, channel_id=channel))
-    c.firestore.collection(f"{c.settings.collection_prefix}customers").document(customer_id).set(
-        {"customer_id": customer_id, "email": "demo@example.com", "plan": "starter", "status": "active"},
-        merge=True,
+    subscribe(c, customer_id, plan, timeout_s=webhook_timeout_s)
+
+
+def subscribe(c: Container, customer_id: str, plan: str, *, timeout_s: float) -> None:
+    """A Stripe customer with the test card and a subscription charged at once; then wait for the
+    webhook (customer.subscription.created, invoice.payment_succeeded) to activate the plan."""
+    from shared.billing import service
+
+    doc = c.billing.customer(customer_id) or {}
+    if doc.get("plan") == plan and doc.get("status") == "active":
+        return
+    now = datetime.now(UTC)
+    pm = c.stripe.create_payment_method(
+        {"type": "card", "card": service.TEST_CARD},
+        idempotency_key=service.idempotency_key("demo-pm", customer_id, now.isoformat()),
     )
+    service.create_customer(
+        customer_id,
+        email="demo@example.com",
+        payment_method=pm["id"],
+        records=c.billing,
+        stripe=c.stripe,
+        now=now,
+    )
+    sub = service.create_subscription(
+        customer_id,
+        plan=plan,
+        payment_behavior="allow_incomplete",  # charge the test card now (localstripe's only mode)
+        records=c.billing,
+        stripe=c.stripe,
+        settings=c.settings,
+        now=now,
+    )
+    if not service.wait_for_plan(c.billing, customer_id, sub["subscription_id"], timeout_s=timeout_s):
+        raise RuntimeError(
+            f"the {plan} plan of {customer_id} did not arrive by webhook within {timeout_s:g} s: "
+            "is stripe_webhook reachable from localstripe (see its log under .local/logs)?"
+        )
 
 
 def _has_token(c: Container, account_id: str) -> bool:

@@ -77,11 +77,13 @@ def video_request(request: Any) -> Reply:
         try:
             require_method(request, "POST")
             req = parse_json_body(request, jobs.VideoRequest)
-            doc, created = submit(req, store=c.jobs, queue=c.queue, settings=c.settings)
+            doc, created = submit(
+                req, store=c.jobs, queue=c.queue, settings=c.settings, admissions=c.admissions
+            )
         except BadRequest as e:
             return error_reply(str(e), e.status, e.field)
         except RequestRejected as e:
-            return error_reply(f"{e.field}: {e}", e.status, e.field)
+            return reply({"error": f"{e.field}: {e}", "field": e.field, **e.details}, e.status, e.headers)
         status_url = f"{function_url(c.settings, 'job_status')}?job_id={doc['job_id']}"
         return reply(
             {"job_id": doc["job_id"], "status": doc["status"], "status_url": status_url, "created": created},

@@ -57,6 +57,10 @@ TRAITS: dict[str, Traits] = {
     "step_upload": Traits(secrets=("youtube_client_secret",), youtube_tokens=True, media="read"),
     "step_publish": Traits(secrets=("youtube_client_secret",), youtube_tokens=True, media="read"),
     "step_notify": Traits(media="none"),
+    # Billing (issue 5): checkout calls Stripe with the API key and records billing actions; the webhook
+    # is public (Stripe presents no identity token) and trusts only the signature its secret verifies.
+    "create_checkout": Traits(secrets=("stripe_api_key",)),
+    "stripe_webhook": Traits(secrets=("stripe_webhook_secret",), public=True),
 }
 
 # The only entry points that may ever be public: they authenticate callers themselves (Stripe

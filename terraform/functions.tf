@@ -190,6 +190,38 @@ locals {
       enqueues       = ["notify"]
       schedule       = null
     }
+    create_checkout = {
+      description    = "Billing: creates a Stripe Checkout Session (subscription) for a plan."
+      kind           = "http"
+      memory         = "256Mi"
+      cpu            = "1"
+      timeout_s      = 60
+      concurrency    = 40
+      max_instances  = 5
+      public         = false
+      firestore      = "write"
+      media          = "none"
+      secrets        = ["stripe_api_key"]
+      youtube_tokens = false
+      enqueues       = []
+      schedule       = null
+    }
+    stripe_webhook = {
+      description    = "Billing: Stripe webhook; verifies the signature, applies each event once to entitlements."
+      kind           = "http"
+      memory         = "256Mi"
+      cpu            = "1"
+      timeout_s      = 30
+      concurrency    = 80
+      max_instances  = 10
+      public         = true
+      firestore      = "write"
+      media          = "none"
+      secrets        = ["stripe_webhook_secret"]
+      youtube_tokens = false
+      enqueues       = []
+      schedule       = null
+    }
   }
 }
 

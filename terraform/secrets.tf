@@ -14,6 +14,8 @@ locals {
     openai_api_key        = "OpenAI API key: scripts (and thumbnail images)."
     pexels_api_key        = "Pexels API key: stock media search."
     youtube_client_secret = "OAuth client secret of the YouTube app: token refresh and onboarding."
+    stripe_api_key        = "Stripe secret API key: checkout sessions (create_checkout)."
+    stripe_webhook_secret = "Signing secret (whsec_...) of the Stripe webhook endpoint: stripe_webhook verifies every delivery."
   }
 }
 

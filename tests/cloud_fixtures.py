@@ -81,6 +81,17 @@ def secret_manager_emulator(emulator_log_dir) -> Iterator[EmulatorProcess]:
         process.stop()
 
 
+@pytest.fixture(scope="session")
+def localstripe_emulator(emulator_log_dir) -> Iterator[EmulatorProcess]:
+    from infra.local.local_stripe import start_localstripe
+
+    process = start_localstripe(log_dir=emulator_log_dir)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
 @pytest.fixture
 def clean_firestore(firestore_emulator: EmulatorProcess) -> EmulatorProcess:
     """The Firestore emulator with no documents in EMULATOR_PROJECT's default database."""

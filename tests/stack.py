@@ -73,10 +73,17 @@ def sandboxes() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def stack(
-    firestore_emulator, chain_tasks_emulator, storage_emulator, secret_manager_emulator, sandboxes
+    firestore_emulator,
+    chain_tasks_emulator,
+    storage_emulator,
+    secret_manager_emulator,
+    localstripe_emulator,
+    sandboxes,
 ) -> Iterator[Stack]:
-    """Everything up, queues created, the functions served over HTTP from this process."""
+    """Everything up, queues created, the functions served over HTTP from this process; localstripe
+    with the plans and its webhook registered to this stack's stripe_webhook."""
     from infra.local.functions_host import build_app, entry_points
+    from infra.local.local_stripe import provision_plans, register_webhook
 
     functions_port = free_port()
     urls = {
@@ -84,6 +91,7 @@ def stack(
         "tasks": f"http://{chain_tasks_emulator.host_port}",
         "storage": f"http://{storage_emulator.host_port}",
         "secretmanager": secret_manager_emulator.url,
+        "stripe": localstripe_emulator.url,
         "functions": f"http://127.0.0.1:{functions_port}",
         **sandboxes,
     }
@@ -93,6 +101,10 @@ def stack(
     bootstrap.use(c)
     host = ServerThread(build_app(), "127.0.0.1", functions_port).start()
     functions = {ep: f"{urls['functions']}/{ep}" for ep in entry_points()}
+    provision_plans(urls["stripe"], settings)
+    register_webhook(
+        urls["stripe"], functions["stripe_webhook"], settings.stripe_webhook_secret.get_secret_value()
+    )
     try:
         yield Stack(settings, urls, functions, [host])
     finally:

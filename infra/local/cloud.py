@@ -8,6 +8,7 @@ The record also holds the `YTEMPIRE_*` environment that points the project's set
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.local import emulators
+from infra.local import emulators, local_stripe
 from infra.local.functions_host import entry_points
 from infra.local.processes import ManagedProcess, free_port, group_alive, http_ready, stop_process_group
 
@@ -49,12 +50,31 @@ class CloudState:
         }
 
 
+def new_webhook_secret() -> str:
+    """A fresh signing secret per local cloud (Stripe's look: whsec_...)."""
+    return f"whsec_local{secrets.token_hex(16)}"
+
+
 def settings_env(
-    urls: dict[str, str], *, project: str = PROJECT, task_max_attempts: int = 5
+    urls: dict[str, str],
+    *,
+    project: str = PROJECT,
+    task_max_attempts: int = 5,
+    stripe_webhook_secret: str | None = None,
 ) -> dict[str, str]:
     """The `YTEMPIRE_*` environment that points the settings at the local components."""
     strip = lambda u: u.removeprefix("http://")  # noqa: E731
-    return {
+    stripe_env = (
+        {
+            "YTEMPIRE_STRIPE_API_BASE": urls["stripe"],
+            "YTEMPIRE_STRIPE_API_KEY": local_stripe.LOCAL_STRIPE_KEY,
+            "YTEMPIRE_STRIPE_WEBHOOK_SECRET": stripe_webhook_secret or new_webhook_secret(),
+            "YTEMPIRE_STRIPE_LEGACY_API": "true",  # localstripe speaks the 2017 API
+        }
+        if "stripe" in urls
+        else {}
+    )
+    return stripe_env | {
         "YTEMPIRE_PROJECT_ID": project,
         "YTEMPIRE_FIRESTORE_EMULATOR_HOST": strip(urls["firestore"]),
         "YTEMPIRE_TASKS_EMULATOR_HOST": strip(urls["tasks"]),
@@ -157,7 +177,10 @@ def up(
 
     log_dir = state_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port(HOST) for name in ("firestore", "tasks", "storage", "secretmanager", *SANDBOXES)}
+    ports = {
+        name: free_port(HOST)
+        for name in ("firestore", "tasks", "storage", "secretmanager", "stripe", *SANDBOXES)
+    }
     ports["functions"] = functions_port or free_port(HOST)
     urls = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
     env = settings_env(urls, task_max_attempts=task_max_attempts)
@@ -172,6 +195,7 @@ def up(
             ),
             ("storage", lambda: emulators.start_storage(ports["storage"], log_dir)),
             ("secretmanager", lambda: emulators.start_secret_manager(ports["secretmanager"], log_dir)),
+            ("stripe", lambda: local_stripe.start_localstripe(ports["stripe"], log_dir)),
             (
                 "sandboxes",
                 lambda: (
@@ -211,6 +235,11 @@ def up(
             progress(f"starting {name} …")
             started.append(start())
             progress(f"{name} ready in {time.monotonic() - t0:.1f} s")
+        # What the Stripe Dashboard holds in production: the prices (as Plans) and the webhook endpoint.
+        local_stripe.provision_plans(urls["stripe"], _settings_of(env))
+        local_stripe.register_webhook(
+            urls["stripe"], f"{urls['functions']}/stripe_webhook", env["YTEMPIRE_STRIPE_WEBHOOK_SECRET"]
+        )
     except Exception:
         for proc in reversed(started):
             proc.stop()
@@ -242,6 +271,12 @@ def up(
             proc.detach()
         state_path(state_dir).write_text(json.dumps(state.to_json(), indent=2))
     return state, started
+
+
+def _settings_of(env: dict[str, str]) -> Any:
+    from shared.config import Settings
+
+    return Settings(**{k.removeprefix("YTEMPIRE_").lower(): v for k, v in env.items()})
 
 
 def down(state_dir: Path = DEFAULT_STATE_DIR, *, progress: Progress = lambda _m: None) -> list[str]:

@@ -50,13 +50,26 @@ ADAPTERS = {
         ),
     ),
 }
+# Billing (issue 5): the Firestore billing store; the Stripe client; the webhook's signature check (stripe).
+ADAPTERS |= {
+    "billing": ("shared.billing.firestore_billing", ("google.cloud.firestore", "tenacity")),
+    "stripe": ("shared.billing.stripe_api", ("stripe",)),
+    "webhook": ("shared.billing.webhook", ("stripe",)),
+}
+# HTTP entry points and the adapters their first request builds.
+HTTP_ADAPTERS = {
+    "job_status": {"jobs"},
+    "video_request": {"jobs", "queue", "billing"},
+    "create_checkout": {"billing", "stripe"},
+    "stripe_webhook": {"billing", "webhook"},
+}
 # Libraries a step's own domain code needs besides its adapters (e.g. Pillow draws thumbnails).
 STEP_LIBS = {"step_thumbnail": ("PIL.Image", "PIL.ImageDraw", "PIL.ImageFont")}
 
 
 def attributes_used(entry_point: str) -> list[str]:
     """Which adapters an entry point's first request builds: the runner's (jobs, queue) plus its step's."""
-    used = {"jobs", "queue"} if entry_point != "job_status" else {"jobs"}
+    used = set(HTTP_ADAPTERS.get(entry_point, {"jobs", "queue"}))
     if entry_point.startswith("step_"):
         source = (REPO / "shared" / "steps" / f"{entry_point.removeprefix('step_')}.py").read_text()
         used |= set(re.findall(r"\bc\.(\w+)", source)) & set(ADAPTERS)

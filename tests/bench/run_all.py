@@ -11,6 +11,7 @@ BENCHES = [
     ("task hop (Cloud Tasks emulator → function)", ["bench_task_hop.py", "--hops", "100"]),
     ("cold import per entry point", ["bench_cold_import.py", "--repeat", "5"]),
     ("render 60 s at 720p", ["bench_render.py", "--seconds", "60"]),
+    ("Stripe webhook: new and duplicate events", ["bench_webhook.py", "--events", "300"]),
 ]
 
 

@@ -11,6 +11,7 @@ import pytest
 from infra.local.functions_host import MAIN
 from shared import bootstrap
 from shared.chain.jobs import new_job_id
+from tests.billing_helpers import active_plan_events, deliver
 from tests.fakes import RecordingQueue
 
 pytestmark = pytest.mark.integration
@@ -23,8 +24,16 @@ def http(stack):
     bootstrap.use(c)
     clients = {
         name: functions_framework.create_app(name, str(MAIN)).test_client()
-        for name in ("video_request", "job_status", "step_script")
+        for name in ("video_request", "job_status", "step_script", "stripe_webhook")
     }
+    # The customer pays for a plan: its entitlements arrive as Stripe's signed events would.
+    for evt in active_plan_events(GOOD["customer_id"]):
+        assert (
+            deliver(
+                clients["stripe_webhook"], evt, c.settings.stripe_webhook_secret.get_secret_value()
+            ).status_code
+            == 200
+        )
     yield clients, c, queue
     bootstrap.use(stack.container())
 

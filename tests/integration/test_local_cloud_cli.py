@@ -42,6 +42,7 @@ def test_up_status_jobs_down(cli_env, tmp_path):
         "tasks",
         "storage",
         "secretmanager",
+        "stripe",
         "functions",
         "sandbox_youtube",
         "sandbox_openai",
@@ -51,17 +52,52 @@ def test_up_status_jobs_down(cli_env, tmp_path):
     assert all(c["running"] and c["url"].startswith("http://127.0.0.1:") for c in components.values())
     assert set(status["functions"]) == set(entry_points())
     assert "starting firestore" in up.stderr  # progress goes to stderr, JSON alone to stdout
+    assert status["stripe_webhook_secret"].startswith("whsec_")  # the local cloud only: scripts sign events
 
     # every sandbox answers on its control surface; the functions answer over HTTP
     for name in ("youtube", "openai", "tts", "stock"):
         assert requests.get(f"{components[f'sandbox_{name}']['url']}/_control/calls", timeout=5).json() == {
             "calls": []
         }
-    resp = requests.post(
-        status["functions"]["video_request"],
-        json={"customer_id": "cli", "topic": "Why skies are blue", "duration_s": 20},
-        timeout=30,
+    body = {"customer_id": "cli", "topic": "Why skies are blue", "duration_s": 20}
+    resp = requests.post(status["functions"]["video_request"], json=body, timeout=30)
+    assert resp.status_code == 402  # no plan yet
+
+    # the customer subscribes through localstripe; the plan arrives by its signed webhooks
+    _run("billing", "create-customer", "cli", "--email", "cli@example.com", "--test-card", env=cli_env)
+    sub = json.loads(
+        _run(
+            "billing",
+            "subscribe",
+            "cli",
+            "--plan",
+            "starter",
+            "--payment-behavior",
+            "allow_incomplete",
+            "--wait-s",
+            "30",
+            "--json",
+            env=cli_env,
+        ).stdout
     )
+    assert sub["status"] == "active" and sub["entitled"] is True
+    customers = json.loads(_run("billing", "customers", "--json", env=cli_env).stdout)["customers"]
+    assert customers == [
+        {
+            "customer_id": "cli",
+            "stripe_customer_id": customers[0]["stripe_customer_id"],
+            "subscription_id": sub["subscription_id"],
+            "plan": "starter",
+            "status": "active",
+            "videos_per_day": 15,
+            "channels": 5,
+            "current_period_end": customers[0]["current_period_end"],
+            "cancel_at_period_end": False,
+        }
+    ]
+    invoices = json.loads(_run("billing", "invoices", "cli", "--json", env=cli_env).stdout)["invoices"]
+    assert [(i["amount_usd"], i["status"]) for i in invoices] == [("97.00", "paid")]
+    resp = requests.post(status["functions"]["video_request"], json=body, timeout=30)
     assert resp.status_code == 202
     job_id = resp.json()["job_id"]
     assert (
@@ -81,12 +117,15 @@ def test_up_status_jobs_down(cli_env, tmp_path):
 
     state = json.loads((tmp_path / "state" / "cloud.json").read_text())
     groups = {c["pgid"] for c in state["components"].values()}
+    cancel = json.loads(_run("billing", "cancel", "cli", "--json", env=cli_env).stdout)
+    assert cancel["status"] == "pending_cancellation"
     down = json.loads(_run("local", "down", "--json", env=cli_env).stdout)
     assert set(down["stopped"]) == {
         "firestore",
         "tasks",
         "storage",
         "secretmanager",
+        "stripe",
         "sandboxes",
         "functions",
     }

@@ -623,10 +623,10 @@ def test_secret_granted_to_a_function_that_does_not_read_it_is_detected(
 
 
 def test_new_settings_secret_without_terraform_is_detected(tf: Terraform, module: Terraform) -> None:
-    m = dataclasses.replace(manifest(), secrets=manifest().secrets | {"stripe_api_key"})
+    m = dataclasses.replace(manifest(), secrets=manifest().secrets | {"sendgrid_api_key"})
     problems = consistency_problems(m, tf, module)
-    assert any("Settings.stripe_api_key is a secret with no Secret Manager secret" in p for p in problems)
-    assert any("Settings.stripe_api_key is a secret no entry point reads" in p for p in problems)
+    assert any("Settings.sendgrid_api_key is a secret with no Secret Manager secret" in p for p in problems)
+    assert any("Settings.sendgrid_api_key is a secret no entry point reads" in p for p in problems)
 
 
 def test_unconditional_secret_grant_is_detected(tf: Terraform, module: Terraform) -> None:
