@@ -7,6 +7,7 @@ refreshing through the token endpoint and storing the new record (a new secret v
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,6 +73,24 @@ class TokenRecord(BaseModel):
             token_uri=credentials.token_uri,
             scopes=list(credentials.scopes or []),
         )
+
+
+def client_secret(settings: Settings, client_id: str) -> str:
+    """The secret of OAuth client `client_id` (see Settings.youtube_client_secrets)."""
+    raw = settings.youtube_client_secrets.get_secret_value()
+    if raw:
+        try:
+            by_client = json.loads(raw)
+        except ValueError:
+            raise ValueError("youtube_client_secrets must be a JSON object {client_id: secret}") from None
+        if isinstance(by_client, dict) and isinstance(by_client.get(client_id), str):
+            return by_client[client_id]
+    return settings.youtube_client_secret.get_secret_value()
+
+
+def oauth_client_id(settings: Settings, pool: str) -> str:
+    """The OAuth client (Google Cloud project) of a quota pool."""
+    return settings.youtube_oauth_clients.get(pool) or settings.youtube_client_id
 
 
 def refresh_failure(exc: Exception, account_id: str) -> ProviderError:
@@ -151,7 +170,7 @@ class TokenStore:
         record = self.load(account_id)
         if record.expires_within(self._settings.token_refresh_buffer_s):
             record = self._refresh(account_id, record)
-        return record.to_credentials(self._client_secret())
+        return record.to_credentials(self.client_secret(record.client_id))
 
     def refresh_if_due(self, account_id: str) -> bool:
         """The scheduled proactive check: refresh when within the buffer. True when refreshed."""
@@ -165,11 +184,13 @@ class TokenStore:
         """Refresh now, whatever the expiry (e.g. after the API said 401), and store the result."""
         return self._refresh(account_id, self.load(account_id))
 
-    def _client_secret(self) -> str:
-        return self._settings.youtube_client_secret.get_secret_value()
+    def client_secret(self, client_id: str) -> str:
+        """The secret of an OAuth client: from youtube_client_secrets when listed there (one client per
+        quota pool), else youtube_client_secret."""
+        return client_secret(self._settings, client_id)
 
     def _refresh(self, account_id: str, record: TokenRecord) -> TokenRecord:
-        credentials = record.to_credentials(self._client_secret())
+        credentials = record.to_credentials(self.client_secret(record.client_id))
         retrying = Retrying(
             stop=stop_after_attempt(self._settings.token_refresh_attempts),
             wait=wait_exponential(multiplier=0.2, max=2),
