@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.youtube.cli import accounts_app
+
 app = typer.Typer(
     help="YTEMPIRE integrations: operate the video chain and its local cloud.",
     no_args_is_help=True,
@@ -27,6 +29,7 @@ local_app = typer.Typer(
 jobs_app = typer.Typer(help="Video jobs.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(accounts_app, name="accounts")
 
 out = Console()
 err = Console(stderr=True)

@@ -9,6 +9,8 @@ POST /_control/revoke   {"refresh_token"}                          revoke it (an
 POST /_control/expire_tokens                                       every issued access token expires now
 GET  /_control/videos   {"videos": [{"id", "channel_id", "title", "bytes", "sha256", "thumbnail_bytes"}]}
 POST /_control/consent  {"channel_id", "title"} | {"deny": true}   how the next authorisation is answered
+POST /_control/channel_faults {"channel_id", "status", "reason", "times", "method"}  a fault for one
+                         channel's calls (method: "videos.insert" by default; times -1 = until reset)
 GET  /_control/quota    {"profile", "clients": {client_id: {"day", "used", "calls", "quota_exceeded"}},
                          "quota_exceeded": total}
 POST /_control/quota    {"profile": {"buckets": {name: daily limit}, "costs": {method: [bucket, cost]},
@@ -167,6 +169,18 @@ class YouTubeState:
         self.quota: dict[str, Any] = json.loads(json.dumps(DEFAULT_QUOTA))
         self.usage: dict[str, dict[str, Any]] = {}  # client id -> {"day", "used", "calls", ...}
         self.quota_exceeded = 0
+        self.channel_faults: list[dict[str, Any]] = []
+
+    def take_channel_fault(self, channel_id: str, method: str) -> dict[str, Any] | None:
+        with self.lock:
+            for fault in self.channel_faults:
+                if fault["channel_id"] == channel_id and fault.get("method", "videos.insert") == method:
+                    if fault.get("times", 1) > 0:
+                        fault["times"] = fault.get("times", 1) - 1
+                        if fault["times"] == 0:
+                            self.channel_faults.remove(fault)
+                    return fault
+        return None
 
     def client_of(self, token: str) -> str | None:
         with self.lock:
@@ -329,6 +343,12 @@ def create_app() -> Flask:
     app = make_sandbox_app("youtube", error_body=_fault_body)
     state = YouTubeState()
     app.extensions["youtube_state"] = state
+
+    def clear_channel_faults() -> None:
+        with state.lock:
+            state.channel_faults.clear()
+
+    app.extensions["sandbox_resets"].append(clear_channel_faults)  # POST /_control/reset clears them too
 
     # --- helpers bound to this app's state ----------------------------------------------------------
     def authenticated_channel() -> tuple[str, str] | None:
@@ -527,11 +547,14 @@ def create_app() -> Flask:
 
     # --- quota: per OAuth client and Pacific day ------------------------------------------------------
     def quota_gate(method: str) -> Response | None:
-        """Refuse a call that would pass its bucket's daily limit; otherwise charge it after the answer."""
+        """Refuse a call that would pass its bucket's daily limit; otherwise charge it after the answer.
+        A channel fault for this call answers instead (charged as a failed call)."""
         _, _, token = request.headers.get("Authorization", "").partition(" ")
+        channel = state.channel_for_access_token(token.strip())
+        fault = state.take_channel_fault(channel[0], method) if channel else None
         client = state.client_of(token.strip())
         if client is None:
-            return None
+            return None if fault is None else _error(int(fault.get("status", 500)), fault.get("reason", ""))
         day = datetime.now(PACIFIC).date().isoformat()
         with state.lock:
             bucket, cost = state.quota["costs"].get(method, ["units", 1])
@@ -542,6 +565,8 @@ def create_app() -> Flask:
                 state.quota_exceeded += 1
                 return _error(403, "quotaExceeded")
         g.quota_charge = (client, day, bucket, int(cost))
+        if fault is not None:
+            return _error(int(fault.get("status", 500)), fault.get("reason", ""), fault.get("message", ""))
         return None
 
     @app.after_request
@@ -906,6 +931,15 @@ def create_app() -> Flask:
         with state.lock:
             state.consents.append(body)
         return jsonify({"ok": True, "pending": len(state.consents)})
+
+    @app.post("/_control/channel_faults")
+    def control_channel_faults() -> Response:
+        body = control_body("channel_id")
+        if isinstance(body, Response):
+            return body
+        with state.lock:
+            state.channel_faults.append(dict(body))
+        return jsonify({"ok": True})
 
     @app.get("/_control/quota")
     def control_quota_get() -> Response:

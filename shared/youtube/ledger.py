@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -124,6 +125,7 @@ class QuotaLedger:
         self._now = now
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
+        self._full: dict[str, float] = {}  # slot prefix -> when it was found full (monotonic)
         self.stats = stats or ContentionStats()
         prefix = settings.collection_prefix
         self._ledgers = client.collection(f"{prefix}quota_ledgers")
@@ -159,9 +161,13 @@ class QuotaLedger:
         profile = self.profile(account.pool)
         now = self._now()
         expires = day_end(day) + SLOT_TTL
+        pool_prefix = f"{account.pool}_{day}_v"
+        if self._known_full(pool_prefix):
+            return Refusal("pool_full")
         account_slot = self._claim(
             self._account_slots,
-            [f"{account.account_id}_{day}_u{k:02d}" for k in self._shuffled(account.cap(self.settings))],
+            f"{account.account_id}_{day}_u",
+            [f"{k:02d}" for k in self._shuffled(account.cap(self.settings))],
             {"account_id": account.account_id, "day": day, "holder": holder, "created_at": now},
             expires,
         )
@@ -179,7 +185,8 @@ class QuotaLedger:
             }
         pool_slot = self._claim(
             self._pool_slots,
-            [f"{account.pool}_{day}_v{k:04d}" for k in self._shuffled(self.videos_per_pool(account.pool))],
+            pool_prefix,
+            [f"{k:04d}" for k in self._shuffled(self.videos_per_pool(account.pool))],
             {
                 "pool": account.pool,
                 "day": day,
@@ -197,27 +204,59 @@ class QuotaLedger:
             return Refusal("pool_full")
         return VideoReservation(account.pool, day, account.account_id, holder, pool_slot, account_slot)
 
-    def _claim(self, col: Any, ids: list[str], doc: dict[str, Any], expires: datetime) -> str | None:
-        """Create the first absent document of `ids` (tried in the given order). When there are many,
-        the taken ones are listed first (one range query on the ids' common prefix), so a nearly full
-        day does not cost one failed create per slot."""
-        if len(ids) > 8:
-            prefix = ids[0][: ids[0].rindex("_") + 2]
-            taken = {
-                s.id
-                for s in col.where(filter=FieldFilter(FieldPath.document_id(), ">=", col.document(prefix)))
-                .where(filter=FieldFilter(FieldPath.document_id(), "<", col.document(prefix + "\uf8ff")))
-                .select([])
-                .stream()
-            }
-            ids = [i for i in ids if i not in taken]
-        for slot_id in ids:
-            try:
-                col.document(slot_id).create({**doc, "expires_at": expires})
+    def _known_full(self, prefix: str) -> bool:
+        with self._rng_lock:
+            seen = self._full.get(prefix)
+        return seen is not None and time.monotonic() - seen < self.settings.rotation_snapshot_ttl_s
+
+    def forget_full(self) -> None:
+        """Slots may have been given back since: check every account and pool afresh."""
+        with self._rng_lock:
+            self._full.clear()
+
+    def _claim(
+        self, col: Any, prefix: str, suffixes: list[str], doc: dict[str, Any], expires: datetime
+    ) -> str | None:
+        """Create one absent document `prefix + suffix`, suffixes tried in the given (random) order. Two
+        blind tries; then the taken ones are listed (one range query on the prefix) and only free ones
+        are tried. A prefix found full is remembered for a moment (`rotation_snapshot_ttl_s`)."""
+        if self._known_full(prefix):
+            return None
+        ids = [prefix + s for s in suffixes]
+        for attempt, slot_id in enumerate(list(ids)):
+            if attempt == 2:
+                taken = {
+                    snap.id
+                    for snap in col.where(
+                        filter=FieldFilter(FieldPath.document_id(), ">=", col.document(prefix))
+                    )
+                    .where(filter=FieldFilter(FieldPath.document_id(), "<", col.document(prefix + "\uf8ff")))
+                    .select([])
+                    .stream()
+                }
+                rest = [i for i in ids[2:] if i not in taken]
+                return self._create_first(col, rest, doc, expires, prefix)
+            if self._create(col, slot_id, doc, expires):
                 return slot_id
-            except gexc.AlreadyExists:
-                self.stats.add(conflicts=1)
+        return self._create_first(col, [], doc, expires, prefix)
+
+    def _create_first(
+        self, col: Any, ids: list[str], doc: dict[str, Any], expires: datetime, prefix: str
+    ) -> str | None:
+        for slot_id in ids:
+            if self._create(col, slot_id, doc, expires):
+                return slot_id
+        with self._rng_lock:
+            self._full[prefix] = time.monotonic()
         return None
+
+    def _create(self, col: Any, slot_id: str, doc: dict[str, Any], expires: datetime) -> bool:
+        try:
+            col.document(slot_id).create({**doc, "expires_at": expires})
+            return True
+        except gexc.AlreadyExists:
+            self.stats.add(conflicts=1)
+            return False
 
     def find_video_reservation(self, holder: str) -> VideoReservation | None:
         """A reservation `holder` made today and lost track of (a crash before it was saved); slots
@@ -257,6 +296,9 @@ class QuotaLedger:
         still charged its failed-call cost. Only slots this holder still holds are deleted."""
         for ref in (self._pool_slots.document(res.pool_slot), self._account_slots.document(res.account_slot)):
             self._delete_if_held(ref, res.holder)
+        with self._rng_lock:
+            self._full.pop(f"{res.pool}_{res.day}_v", None)
+            self._full.pop(f"{res.account_id}_{res.day}_u", None)
         if failed_call is not None:
             profile = self.profile(res.pool)
             bucket, category, _ = quota.video_line(profile, failed_call)
@@ -319,6 +361,8 @@ class QuotaLedger:
         profile = self.profile(pool)
         cost = profile.cost(method)
         category = quota.EMERGENCY if emergency else (category or cost.category)
+        if category == quota.EMERGENCY and not emergency:
+            raise QuotaUnavailable(pool, "the emergency share is spent only in a crisis (emergency=True)")
         day = self.today()
         hold = Hold(pool, day, cost.bucket, category, cost.cost, method)
 

@@ -80,6 +80,7 @@ def sign_state(settings: Settings, payload: StatePayload) -> str:
 
 def verify_state(settings: Settings, state: str | None, now: datetime) -> StatePayload:
     """The payload of a genuine, unexpired state; OAuthRejected otherwise (no side effect)."""
+    key = _key(settings)
     if not state:
         raise OAuthRejected("state: missing")
     body, sep, mac = state.partition(".")
@@ -89,7 +90,7 @@ def verify_state(settings: Settings, state: str | None, now: datetime) -> StateP
         given = _unb64(mac)
     except (ValueError, TypeError):
         raise OAuthRejected("state: malformed") from None
-    expected = hmac.new(_key(settings), body.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, body.encode(), hashlib.sha256).digest()
     if not hmac.compare_digest(given, expected):
         raise OAuthRejected("state: signature does not match (tampered or from another server)")
     try:

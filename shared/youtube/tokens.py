@@ -93,17 +93,21 @@ def oauth_client_id(settings: Settings, pool: str) -> str:
     return settings.youtube_oauth_clients.get(pool) or settings.youtube_client_id
 
 
+class TokenError(ProviderError):
+    """The account's OAuth token could not be loaded or refreshed (no YouTube API call was made)."""
+
+
 def refresh_failure(exc: Exception, account_id: str) -> ProviderError:
-    """A ProviderError for a failed token refresh; never carries the client secret or a token."""
+    """A TokenError for a failed token refresh; never carries the client secret or a token."""
     if isinstance(exc, TransportError):
-        return ProviderError(
+        return TokenError(
             f"token endpoint unreachable for account {account_id}",
             transient=True,
             provider=PROVIDER,
             reason="token_endpoint_unavailable",
         )
     transient, reason = _classify_refresh_error(exc)
-    return ProviderError(
+    return TokenError(
         f"token refresh failed for account {account_id}: {reason}",
         transient=transient,
         provider=PROVIDER,
@@ -145,7 +149,7 @@ class TokenStore:
         try:
             raw = self._secrets.get(self.secret_name(account_id))
         except KeyError:
-            raise ProviderError(
+            raise TokenError(
                 f"no OAuth token stored for account {account_id}",
                 transient=False,
                 provider=PROVIDER,
@@ -155,7 +159,7 @@ class TokenStore:
             return TokenRecord.model_validate_json(raw)
         except ValidationError:
             # The validation error would echo the secret's content: keep it out of the message and chain.
-            raise ProviderError(
+            raise TokenError(
                 f"the stored OAuth token of account {account_id} is not a token record",
                 transient=False,
                 provider=PROVIDER,

@@ -33,6 +33,7 @@ from shared.ports import ProviderError, UploadOutcome, VideoMetadata
 from shared.youtube.accounts import Account, next_pacific_midnight, pacific_day
 from shared.youtube.ledger import QuotaLedger, QuotaUnavailable, Refusal, VideoReservation
 from shared.youtube.rotation import AccountRotation, Candidate, candidates
+from shared.youtube.tokens import TokenError
 
 log = get_logger("youtube.uploader")
 INSERT = "videos.insert"
@@ -40,7 +41,6 @@ INSERT = "videos.insert"
 REAUTH_REASONS = frozenset(
     {"invalid_grant", "token_missing", "token_invalid", "invalid_client", "unauthorized_client"}
 )
-_TOKEN_REASONS = REAUTH_REASONS | {"token_endpoint_unavailable", "insufficient_scopes"}
 
 
 class UploadDeferred(Exception):
@@ -186,6 +186,7 @@ class Uploader:
                     )
                     self._save(task, account_id=None, reservation=None, session_uri=None, tries=tries)
             self.view.invalidate()
+            self.ledger.forget_full()
         until = next_pacific_midnight(self.now())
         summary = ", ".join(f"{t['account_id']}: {t['outcome']}" for t in tries) or "no account has capacity"
         self._save(task, tries=[])  # the next Pacific day starts the rotation afresh
@@ -236,7 +237,7 @@ class Uploader:
                     )
                 except ProviderError as e:
                     session = bool(task.state.get("session_uri"))
-                    api_call = e.reason not in _TOKEN_REASONS
+                    api_call = not isinstance(e, TokenError)
                     # A failed call outside a session is charged its failed-call cost; inside one it is
                     # part of the insert, charged in full when the session opened.
                     failed_charge = INSERT if api_call and not session else None
@@ -290,7 +291,7 @@ class Uploader:
             return
         if e.transient:
             self._charge(res, failed_charge)
-            if e.reason not in _TOKEN_REASONS:
+            if not isinstance(e, TokenError):
                 self.accounts.record_outcome(account_id, ok=False)
             if resumes < self.s.youtube_upload_resume_attempts:
                 self.sleep(min(2.0, 0.2 * 2**resumes))
@@ -434,7 +435,7 @@ def _publish_call(
         try:
             call()
         except ProviderError as e:
-            api_call = e.reason not in _TOKEN_REASONS
+            api_call = not isinstance(e, TokenError)
             if hold is not None and api_call:
                 ledger.settle(hold, ok=False)
             elif hold is not None:

@@ -202,7 +202,9 @@ def test_quota_is_enforced_per_oauth_client_and_charged_per_call(client: FlaskCl
     other = client.post(
         "/token", data={"grant_type": "refresh_token", "refresh_token": "1//client-b", "client_id": "d"}
     ).json["access_token"]
-    statuses = [client.get("/youtube/v3/channels?mine=true", headers=auth(first)).status_code for _ in range(2)]
+    statuses = [
+        client.get("/youtube/v3/channels?mine=true", headers=auth(first)).status_code for _ in range(2)
+    ]
     statuses.append(client.get("/youtube/v3/channels", headers=auth(first)).status_code)  # 400: still 1 unit
     statuses.append(client.get("/youtube/v3/channels?part=id&mine=true", headers=auth(first)).status_code)
     assert statuses == [400, 400, 400, 403]
