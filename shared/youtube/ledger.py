@@ -148,12 +148,6 @@ class QuotaLedger:
     def today(self) -> str:
         return pacific_day(self._now())
 
-    def _shuffled(self, n: int) -> list[int]:
-        order = list(range(n))
-        with self._rng_lock:
-            self._rng.shuffle(order)
-        return order
-
     # --- videos: slot claims ---------------------------------------------------------------------------
     def reserve_video(self, account: Account, holder: str) -> VideoReservation | Refusal:
         """Claim a slot of the account and one of its pool for a video; Refusal when either is full."""
@@ -167,7 +161,8 @@ class QuotaLedger:
         account_slot = self._claim(
             self._account_slots,
             f"{account.account_id}_{day}_u",
-            [f"{k:02d}" for k in self._shuffled(account.cap(self.settings))],
+            account.cap(self.settings),
+            2,
             {"account_id": account.account_id, "day": day, "holder": holder, "created_at": now},
             expires,
         )
@@ -186,7 +181,8 @@ class QuotaLedger:
         pool_slot = self._claim(
             self._pool_slots,
             pool_prefix,
-            [f"{k:04d}" for k in self._shuffled(self.videos_per_pool(account.pool))],
+            self.videos_per_pool(account.pool),
+            4,
             {
                 "pool": account.pool,
                 "day": day,
@@ -215,35 +211,29 @@ class QuotaLedger:
             self._full.clear()
 
     def _claim(
-        self, col: Any, prefix: str, suffixes: list[str], doc: dict[str, Any], expires: datetime
+        self, col: Any, prefix: str, n: int, width: int, doc: dict[str, Any], expires: datetime
     ) -> str | None:
-        """Create one absent document `prefix + suffix`, suffixes tried in the given (random) order. Two
-        blind tries; then the taken ones are listed (one range query on the prefix) and only free ones
-        are tried. A prefix found full is remembered for a moment (`rotation_snapshot_ttl_s`)."""
-        if self._known_full(prefix):
+        """Create one absent document `prefix + slot number` (0 <= number < n), numbers in random order:
+        two blind tries, then the taken ones are listed (one range query on the prefix) and only free
+        ones are tried. A prefix found full is remembered for a moment (`rotation_snapshot_ttl_s`)."""
+        if n <= 0 or self._known_full(prefix):
             return None
-        ids = [prefix + s for s in suffixes]
-        for attempt, slot_id in enumerate(list(ids)):
-            if attempt == 2:
-                taken = {
-                    snap.id
-                    for snap in col.where(
-                        filter=FieldFilter(FieldPath.document_id(), ">=", col.document(prefix))
-                    )
-                    .where(filter=FieldFilter(FieldPath.document_id(), "<", col.document(prefix + "\uf8ff")))
-                    .select([])
-                    .stream()
-                }
-                rest = [i for i in ids[2:] if i not in taken]
-                return self._create_first(col, rest, doc, expires, prefix)
-            if self._create(col, slot_id, doc, expires):
-                return slot_id
-        return self._create_first(col, [], doc, expires, prefix)
-
-    def _create_first(
-        self, col: Any, ids: list[str], doc: dict[str, Any], expires: datetime, prefix: str
-    ) -> str | None:
-        for slot_id in ids:
+        with self._rng_lock:
+            blind = self._rng.sample(range(n), min(2, n))
+        for k in blind:
+            if self._create(col, f"{prefix}{k:0{width}d}", doc, expires):
+                return f"{prefix}{k:0{width}d}"
+        taken = {
+            snap.id
+            for snap in col.where(filter=FieldFilter(FieldPath.document_id(), ">=", col.document(prefix)))
+            .where(filter=FieldFilter(FieldPath.document_id(), "<", col.document(prefix + "\uf8ff")))
+            .select([])
+            .stream()
+        }
+        free = [i for i in (f"{prefix}{k:0{width}d}" for k in range(n)) if i not in taken]
+        with self._rng_lock:
+            self._rng.shuffle(free)
+        for slot_id in free:
             if self._create(col, slot_id, doc, expires):
                 return slot_id
         with self._rng_lock:

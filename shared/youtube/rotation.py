@@ -99,9 +99,12 @@ def candidates(
     """Every account with its score inputs from the ledger; `has_capacity` says whether a video fits
     (healthy, under its daily cap, its pool neither full nor exhausted)."""
     out = []
+    per_pool: dict[str, int] = {}  # videos a pool may carry, per profile (the rules are the same for all)
     for a in accounts:
         profile_name = (profile_of or {}).get(a.pool, settings.quota_default_profile)
         profile = profiles[profile_name]
+        if profile_name not in per_pool:
+            per_pool[profile_name] = videos_per_pool(profile, settings.quota_binding)
         pool_day = view.pool(a.pool, profile_name)
         limit = profile.buckets[profile.score_bucket].daily_limit
         used = pool_day.used(profile.score_bucket)
@@ -119,7 +122,7 @@ def candidates(
             a.effective_status(now) == "healthy"
             and uploads < a.cap(settings)
             and not pool_day.exhausted
-            and pool_day.videos < videos_per_pool(profile, settings.quota_binding)
+            and pool_day.videos < per_pool[profile_name]
         )
         out.append(
             Candidate(a, used, remaining, limit, uploads, hours, score_of(settings, inputs, limit), fits)

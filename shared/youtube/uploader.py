@@ -99,15 +99,30 @@ class PoolView:
         self._settings = settings
         self._now = now
         self._lock = threading.Lock()
+        self._reading = threading.Lock()
         self._cached: tuple[float, list[Account], Any] | None = None
 
     def candidates(self, *, fresh: bool = False) -> list[Candidate]:
+        """The candidates from the cached view; `fresh` re-reads it unless it was read a moment ago
+        (a quarter of the TTL: many deferrals in a row then share one read). One thread reads at a time;
+        the others keep using the view they have meanwhile."""
+        ttl = self._settings.rotation_snapshot_ttl_s
         with self._lock:
             cached = self._cached
-        if fresh or cached is None or time.monotonic() - cached[0] > self._settings.rotation_snapshot_ttl_s:
-            cached = (time.monotonic(), self._accounts.list(), self._ledger.view())
-            with self._lock:
-                self._cached = cached
+        age = time.monotonic() - cached[0] if cached is not None else None
+        if age is None or age > (ttl / 4 if fresh else ttl):
+            blocking = cached is None or fresh
+            if self._reading.acquire(blocking=blocking):
+                try:
+                    with self._lock:
+                        current = self._cached
+                    if current is cached or current is None:  # nobody refreshed it while we waited
+                        current = (time.monotonic(), self._accounts.list(), self._ledger.view())
+                        with self._lock:
+                            self._cached = current
+                    cached = current
+                finally:
+                    self._reading.release()
         s = self._settings
         return candidates(s, cached[1], cached[2], s.quota_profiles, s.quota_pool_profiles, self._now())
 
@@ -157,7 +172,7 @@ class Uploader:
         tried = {t["account_id"] for t in tries}
         active_tries = sum(1 for t in tries if t.get("tier", "active") == "active")
         reserve_tries = len(tries) - active_tries
-        for fresh in (False, True):
+        for fresh in (False, True):  # a refusal on a stale view is checked against a fresh one
             for cand in self._order(task.channel_id, tried, fresh=fresh):
                 is_reserve = cand.account.tier == "reserve"
                 if not is_reserve and active_tries >= self.s.rotation_max_tries:
@@ -185,7 +200,6 @@ class Uploader:
                         {"account_id": cand.account_id, "tier": cand.account.tier, "outcome": move.outcome}
                     )
                     self._save(task, account_id=None, reservation=None, session_uri=None, tries=tries)
-            self.view.invalidate()
             self.ledger.forget_full()
         until = next_pacific_midnight(self.now())
         summary = ", ".join(f"{t['account_id']}: {t['outcome']}" for t in tries) or "no account has capacity"

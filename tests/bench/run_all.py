@@ -11,6 +11,9 @@ BENCHES = [
     ("task hop (Cloud Tasks emulator → function)", ["bench_task_hop.py", "--hops", "100"]),
     ("cold import per entry point", ["bench_cold_import.py", "--repeat", "5"]),
     ("render 60 s at 720p", ["bench_render.py", "--seconds", "60"]),
+    ("rotation pick for 15, 100, 1,000 accounts", ["bench_rotation.py"]),
+    ("quota ledger with 1, 4, 16 workers (Firestore emulator)", ["bench_ledger.py", "--seconds", "5"]),
+    ("a simulated day at 15, 100, 1,000 accounts", ["bench_simulated_day.py"]),
 ]
 
 
