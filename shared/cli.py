@@ -205,7 +205,7 @@ def demo(
     timeout_s: float = typer.Option(900, "--timeout-s", help="Give up waiting after this long."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the jobs."),
 ) -> None:
-    """Start the local cloud if needed, seed an account and a customer, make videos end to end."""
+    """Start the local cloud if needed, seed the 15-account pool and a customer, make videos end to end."""
     from shared import demo as d
 
     t0 = time.monotonic()
