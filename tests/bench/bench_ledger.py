@@ -7,6 +7,8 @@ built the way it is.
 * for comparison, the obvious design: a read-increment Firestore transaction, on one hot document.
 
 Workers are processes, as function instances are (threads would measure the Python client's GIL).
+Each row also shows the CPU one operation costs (client processes, the emulator's JVM) and how busy
+the machine's cores were: when they are saturated, more workers cannot go faster, whatever the design.
 Prints reservations per second, the 16-vs-1 ratio (target >= 4x) and the conflicts (slot creates that
 found their slot taken; optimistic commits that lost their race; transactions aborted). Nothing asserted.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import sys
 import tempfile
@@ -121,15 +124,37 @@ def _worker(
     done = aborted = 0
     ready.put(seed)
     go.wait()
+    cpu0 = _own_cpu_s()
     stop = time.monotonic() + seconds
     while time.monotonic() < stop:
         result = work(rng)
         done += result > 0
         aborted += result < 0
-    out.put((done, stats.conflicts + aborted))
+    out.put((done, stats.conflicts + aborted, _own_cpu_s() - cpu0))
 
 
-def run(kind: str, host: str, workers: int, seconds: float) -> dict:
+def _own_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds used so far by every process of a process group (the emulator's JVM and its shells)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat (pgrp), after the command name
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
+def run(kind: str, host: str, workers: int, seconds: float, emulator_pgid: int | None = None) -> dict:
     """`workers` processes doing `kind` for `seconds`, started together once all have imported."""
     ctx = multiprocessing.get_context("spawn")
     out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
@@ -142,19 +167,33 @@ def run(kind: str, host: str, workers: int, seconds: float) -> dict:
         p.start()
     for _ in procs:  # every process has imported its libraries and built its client
         ready.get(timeout=300)
+    emulator_cpu0 = group_cpu_s(emulator_pgid) if emulator_pgid else 0.0
+    machine0, wall0 = _machine_busy_s(), time.monotonic()
     go.set()
     results = [out.get(timeout=seconds + 300) for _ in procs]
+    emulator_cpu = (group_cpu_s(emulator_pgid) - emulator_cpu0) if emulator_pgid else 0.0
+    machine, wall = _machine_busy_s() - machine0, time.monotonic() - wall0
     for p in procs:
         p.join(timeout=30)
         if p.is_alive():  # a transaction still blocked on a lock: not ours to wait for
             p.kill()
     done = sum(r[0] for r in results)
+    per_op = 1000 / max(done, 1)
     return {
         "workers": workers,
         "per_s": round(done / seconds, 2),
         "done": done,
         "conflicts": sum(r[1] for r in results),
+        "client_cpu_ms_per_op": round(sum(r[2] for r in results) * per_op, 2),
+        "emulator_cpu_ms_per_op": round(emulator_cpu * per_op, 2),
+        "machine_busy": round(machine / (wall * (os.cpu_count() or 1)), 2),  # everyone's processes
     }
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds every core spent busy so far (all processes, ours and anyone else's)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,12 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as logs:
         emulator = start_firestore(log_dir=logs)
         try:
-            host = emulator.host_port
+            host, pgid = emulator.host_port, os.getpgid(emulator.pid)
             run("reservations", host, 4, 3.0)  # warm up the emulator's JVM, then measure
             results = {
-                "reservations": [run("reservations", host, w, args.seconds) for w in (1, 4, 16)],
-                "charges": [run("charges", host, w, args.seconds) for w in (1, 4, 16)],
-                "hot_transaction": [run("hot_transaction", host, w, args.seconds) for w in (1, 16)],
+                "reservations": [run("reservations", host, w, args.seconds, pgid) for w in (1, 4, 16)],
+                "charges": [run("charges", host, w, args.seconds, pgid) for w in (1, 4, 16)],
+                "hot_transaction": [run("hot_transaction", host, w, args.seconds, pgid) for w in (1, 16)],
             }
         finally:
             emulator.stop()
@@ -193,7 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{title}")
         for r in results[name]:
             line = f"  {r['workers']:>2} workers: {r['per_s']:>8} /s   ({r['done']} done,"
-            print(f"{line} {r['conflicts']} conflicts)")
+            cpu = (
+                f"CPU ms/op: client {r['client_cpu_ms_per_op']}, emulator {r['emulator_cpu_ms_per_op']}; "
+                f"machine {r['machine_busy']:.0%} busy"
+            )
+            print(f"{line} {r['conflicts']} conflicts)   {cpu}")
         print(f"  16 vs 1: {results[f'{name}_ratio_16_to_1']}x")
     return 0
 
