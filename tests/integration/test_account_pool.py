@@ -409,3 +409,34 @@ def test_analytics_sync_stores_channel_days_and_charges_the_analytics_category(w
     rows = w.c.channel_stats.for_account("a0001")
     assert len(rows) == 3 and all(r["views"] > 0 and "estimatedMinutesWatched" in r for r in rows)
     assert w.c.ledger.view().pools["p0001"].spent[("units", "analytics")] == 1
+
+
+def test_quota_exceeded_everywhere_tries_fifteen_active_accounts_then_the_reserve(world):
+    w = world(rotation_spread=1, pools=18)
+    accounts = seed_pool(w.c, seed_fleet(17, 1))
+    for a in accounts[:17]:  # YouTube refuses every active account's pool, whatever the ledger thinks
+        w.sandbox.post(
+            "/_control/channel_faults",
+            {"channel_id": a.channel_id, "status": 403, "reason": "quotaExceeded", "times": -1},
+        )
+    job = upload_ready_job(w.store, w.blobs, 0, video=video_bytes(), run=w.run)
+
+    resp = Delivery(w.c, w.store, w.queue).run("upload", job)
+
+    assert resp.body["result"] == "done" and w.job(job)["account_id"] == "a0018"  # the reserve account
+    tries = w.job(job)["steps"]["upload"]["outputs"]["tries"]
+    assert [t["outcome"] for t in tries] == ["quotaExceeded"] * 15
+    assert len({t["account_id"] for t in tries}) == 15
+    exhausted = {name for name, p in w.c.ledger.view().pools.items() if p.exhausted}
+    assert len(exhausted) == 15
+
+    # the next job finds every pool closed (two active ones untried but refused too): deferred, not lost
+    w.sandbox.post(
+        "/_control/channel_faults",
+        {"channel_id": accounts[17].channel_id, "status": 403, "reason": "quotaExceeded", "times": -1},
+    )
+    second = upload_ready_job(w.store, w.blobs, 1, video=video_bytes(), run=w.run)
+    resp = Delivery(w.c, w.store, w.queue).run("upload", second)
+    assert resp.body["result"] == "deferred"
+    assert resp.body["until"] == next_pacific_midnight(datetime.now(UTC)).isoformat()
+    assert w.job(second)["status"] == "deferred"
