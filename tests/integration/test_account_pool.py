@@ -440,3 +440,65 @@ def test_quota_exceeded_everywhere_tries_fifteen_active_accounts_then_the_reserv
     assert resp.body["result"] == "deferred"
     assert resp.body["until"] == next_pacific_midnight(datetime.now(UTC)).isoformat()
     assert w.job(second)["status"] == "deferred"
+
+
+def test_a_refused_upload_fails_the_job_and_gives_its_reservation_back(world):
+    w = world(rotation_spread=1)
+    accounts = seed_pool(w.c, seed_fleet(1, 0))
+    w.sandbox.post(
+        "/_control/channel_faults",
+        {"channel_id": accounts[0].channel_id, "status": 400, "reason": "invalidTitle"},
+    )
+    job = upload_ready_job(w.store, w.blobs, 0, video=video_bytes(), run=w.run)
+
+    resp = Delivery(w.c, w.store, w.queue).run("upload", job)
+
+    assert resp.body["result"] == "failed" and "invalidTitle" in resp.body["reason"]
+    pool = w.c.ledger.view().pools["p0001"]
+    assert pool.videos == 0 and pool.spent[("units", "uploads")] == 1  # the failed call's 1 unit
+
+
+def test_a_transient_failure_on_the_last_attempt_gives_the_reservation_back(world):
+    w = world(rotation_spread=1, youtube_upload_resume_attempts=0)
+    seed_pool(w.c, seed_fleet(1, 0))
+    w.sandbox.post("/_control/faults", {"match": f"POST {UPLOAD}", "status": 503, "times": -1})
+    job = upload_ready_job(w.store, w.blobs, 0, video=video_bytes(), run=w.run)
+
+    resp = Delivery(w.c, w.store, w.queue, max_attempts=2).run("upload", job)
+
+    assert resp.body["result"] == "failed" and "gave up after 2 attempts" in resp.body["reason"]
+    assert w.c.ledger.view().pools["p0001"].videos == 0  # nothing held for a job that failed
+    assert w.c.accounts.get("a0001").status == "healthy"
+
+
+def test_publish_charges_its_calls_and_defers_on_an_account_that_needs_reauthorisation(world):
+    w = world(rotation_spread=1)
+    accounts = seed_pool(w.c, seed_fleet(2, 0))
+    jobs = [upload_ready_job(w.store, w.blobs, i, video=video_bytes(), run=w.run) for i in range(2)]
+    delivery = Delivery(w.c, w.store, w.queue)
+    assert [delivery.run("upload", j).body["result"] for j in jobs] == ["done", "done"]
+
+    # the first video's thumbnail: a 401 that fresh tokens do not cure -> re-authorisation, publish waits
+    first_channel = next(a.channel_id for a in accounts if a.account_id == w.job(jobs[0])["account_id"])
+    w.sandbox.post(
+        "/_control/channel_faults",
+        {
+            "channel_id": first_channel,
+            "method": "thumbnails.set",
+            "status": 401,
+            "reason": "authError",
+            "times": -1,
+        },
+    )
+    waiting = delivery.run("publish", jobs[0])
+    assert waiting.body["result"] == "deferred" and "re-authorisation" in waiting.body["reason"]
+    assert w.c.accounts.get(w.job(jobs[0])["account_id"]).status == "needs_reauth"
+
+    # the second video lost its reservation (say, a crash before it was saved): the emergency share pays
+    w.store.docs[jobs[1]]["upload"]["reservation"] = None
+    assert delivery.run("publish", jobs[1]).body["result"] == "done"
+    pool = w.job(jobs[1])["upload"]["pool"]
+    spent = w.c.ledger.view().pools[pool].spent
+    assert spent[("units", "emergency")] == 100  # thumbnails.set 50 + videos.update 50
+    assert delivery.run("publish", jobs[1]).body["result"] == "already done"  # a redelivery: no new call
+    assert w.c.ledger.view().pools[pool].spent[("units", "emergency")] == 100
