@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -90,17 +91,36 @@ def accounts_list(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         sys.stdout.write(json.dumps({"accounts": rows}, indent=2) + "\n")
         return
-    table = Table(title=f"YouTube accounts — Pacific day {summary['day']}")
-    for col in LIST_FIELDS:
+    table = Table(
+        title=f"YouTube accounts — Pacific day {summary['day']}",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    short = ("account", "tier", "status", "pool", "score", "used", "left", "today", "errors", "idle h")
+    for col, name in zip(LIST_FIELDS, short, strict=True):
         table.add_column(
-            col.replace("_", " "),
-            justify="left" if col in ("account_id", "tier", "status", "pool") else "right",
+            name, justify="left" if col in ("account_id", "tier", "status", "pool") else "right", no_wrap=True
         )
     for r in rows:
-        table.add_row(*(str(r[f]) for f in LIST_FIELDS))
+        idle = "-" if r["hours_since_use"] >= 24 * 365 else f"{r['hours_since_use']:.1f}"
+        table.add_row(
+            r["account_id"],
+            r["tier"],
+            r["status"].replace("_", " "),
+            r["pool"],
+            f"{r['score']:.1f}",
+            str(r["quota_used"]),
+            str(r["quota_remaining"]),
+            str(r["uploads_today"]),
+            f"{r['error_rate']:.0%}",
+            idle,
+        )
     out.print(table)
     out.print(
-        f"uploads today {summary['uploads_today']} of a capacity of {summary['capacity_videos']} videos "
+        f"uploads today {summary['uploads_today']} of a capacity of {summary['capacity_videos']} videos\n"
         f"(rules: quota_binding={summary['binding']}, account caps, each pool's profile)"
     )
 
