@@ -11,7 +11,7 @@ How the limits bind (`Settings.quota_binding`, documented in the README):
 * ``categories`` (default): every rule of the seed holds at once. A non-emergency category never spends
   more than ``share x daily_limit`` of its bucket; all non-emergency spending together never passes the
   bucket's safe limit; the emergency share is spent only by calls flagged as a crisis, and then only up
-  to the daily limit. Seed profile: 7,000 upload units allow 4 uploads (4 x 1,600 = 6,400) per pool.
+  to the daily limit. Seed profile: 7,000 upload units allow 4 videos (4 x 1,700 = 6,800) per pool.
 * ``safe_limit``: the category shares are not budgets; non-emergency calls share the safe limit.
   Seed profile: 9,000 units allow 5 videos of 1,700 units per pool.
 
