@@ -95,3 +95,31 @@ def stripe_webhook(request):
     from functions import stripe_webhook as door
 
     return door.handle(request)
+
+
+@functions_framework.http
+def oauth_start(request):
+    from functions import oauth_start as door
+
+    return door.handle(request)
+
+
+@functions_framework.http
+def oauth_callback(request):
+    from functions import oauth_callback as door
+
+    return door.handle(request)
+
+
+@functions_framework.http
+def token_refresh(request):
+    from functions import token_refresh as door
+
+    return door.handle(request)
+
+
+@functions_framework.http
+def analytics_sync(request):
+    from functions import analytics_sync as door
+
+    return door.handle(request)

@@ -28,6 +28,12 @@ if TYPE_CHECKING:
         YouTubeGateway,
     )
     from shared.youtube.accounts import FirestoreAccounts
+    from shared.youtube.analytics import FirestoreChannelStats
+    from shared.youtube.ledger import QuotaLedger
+    from shared.youtube.oauth import NonceStore
+    from shared.youtube.rotation import AccountRotation
+    from shared.youtube.tokens import TokenStore
+    from shared.youtube.uploader import PoolView
 
 
 class Container:
@@ -108,18 +114,61 @@ class Container:
         return self._build("_stock_media", lambda: PexelsSearch(self.settings))
 
     @cached_property
-    def accounts(self) -> FirestoreAccounts:
-        from shared.youtube.accounts import FirestoreAccounts
-
-        return self._build(
-            "_accounts", lambda: FirestoreAccounts(self.firestore, self.settings.collection_prefix)
-        )
-
-    @cached_property
     def youtube(self) -> YouTubeGateway:
         from shared.youtube.gateway import GoogleYouTubeGateway
 
-        return self._build("_youtube", lambda: GoogleYouTubeGateway(self.settings, self.secrets))
+        return self._build(
+            "_youtube", lambda: GoogleYouTubeGateway(self.settings, self.secrets, tokens=self.tokens)
+        )
+
+    # --- YouTube account pool and quota (issue 3) -------------------------------------------------------
+    @cached_property
+    def accounts(self) -> FirestoreAccounts:
+        from shared.youtube.accounts import FirestoreAccounts
+
+        return self._build("_accounts", lambda: FirestoreAccounts(self.firestore, self.settings))
+
+    @cached_property
+    def tokens(self) -> TokenStore:
+        from shared.youtube.tokens import TokenStore
+
+        return self._build("_tokens", lambda: TokenStore(self.settings, self.secrets))
+
+    @cached_property
+    def ledger(self) -> QuotaLedger:
+        from shared.youtube.ledger import QuotaLedger
+
+        return self._build("_ledger", lambda: QuotaLedger(self.firestore, self.settings))
+
+    @cached_property
+    def rotation(self) -> AccountRotation:
+        from shared.youtube.rotation import AccountRotation
+
+        return self._build("_rotation", lambda: AccountRotation(self.settings))
+
+    @cached_property
+    def pool_view(self) -> PoolView:
+        from shared.chain.runner import utcnow
+        from shared.youtube.uploader import PoolView
+
+        return self._build("_pool_view", lambda: PoolView(self.accounts, self.ledger, self.settings, utcnow))
+
+    @cached_property
+    def analytics(self) -> Any:
+        """YouTube Analytics v2 (`channel_report`): the YouTube gateway unless a test gives another."""
+        return self.youtube
+
+    @cached_property
+    def channel_stats(self) -> FirestoreChannelStats:
+        from shared.youtube.analytics import FirestoreChannelStats
+
+        return self._build("_channel_stats", lambda: FirestoreChannelStats(self.firestore, self.settings))
+
+    @cached_property
+    def oauth_nonces(self) -> NonceStore:
+        from shared.youtube.oauth import NonceStore
+
+        return self._build("_oauth_nonces", lambda: NonceStore(self.firestore, self.settings))
 
     # --- billing (issue 5) ------------------------------------------------------------------------------
     @cached_property

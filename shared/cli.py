@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.billing.cli import app as billing_app
+from shared.youtube.cli import accounts_app
 
 app = typer.Typer(
     help="YTEMPIRE integrations: operate the video chain and its local cloud.",
@@ -30,6 +31,7 @@ jobs_app = typer.Typer(help="Video jobs.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(billing_app, name="billing")
+app.add_typer(accounts_app, name="accounts")
 
 out = Console()
 err = Console(stderr=True)
@@ -209,7 +211,7 @@ def demo(
     timeout_s: float = typer.Option(900, "--timeout-s", help="Give up waiting after this long."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the jobs."),
 ) -> None:
-    """Start the local cloud if needed, seed an account and a customer, make videos end to end."""
+    """Start the local cloud if needed, seed the 15-account pool and a customer, make videos end to end."""
     from shared import demo as d
 
     t0 = time.monotonic()

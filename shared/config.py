@@ -7,11 +7,14 @@ Endpoints left empty mean "the real Google / OpenAI / Stripe service".
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.youtube.quota import DEFAULT_PROFILES, QuotaProfile
 
 # The steps of the video chain, in order; the graph (successors, join) lives in shared.chain.graph.
 STEPS: tuple[str, ...] = (
@@ -216,6 +219,97 @@ class Settings(BaseSettings):
     stripe_event_retention_days: int = Field(default=30, ge=4)
     # A delivery that recorded an event but died before applying it is taken over after this long.
     stripe_event_lease_s: int = Field(default=60, ge=1)
+
+    # --- Account pool and quota (issue 3) ------------------------------------------------------------
+    # Quota pools: one per Google Cloud project, i.e. per OAuth client. pool -> OAuth client id; a pool not
+    # listed uses youtube_client_id (one project: every account in one pool, the production default).
+    youtube_oauth_clients: dict[str, str] = {}
+    # Client secrets of the clients above, as a JSON object {client_id: secret}; a client not in it uses
+    # youtube_client_secret.
+    youtube_client_secrets: SecretStr = SecretStr("")
+    # Quota profiles by name (shared.youtube.quota): the seed's single 10,000-unit bucket, and YouTube's
+    # bucketed scheme (videos.insert and search.list counted in calls). Another profile is a JSON value of
+    # YTEMPIRE_QUOTA_PROFILES, no code change.
+    quota_profiles: dict[str, QuotaProfile] = dict(DEFAULT_PROFILES)
+    quota_default_profile: str = "seed"
+    quota_pool_profiles: dict[str, str] = {}  # pool -> profile name, for pools not on the default
+    # How the caps bind (README "Quota"): "categories" = each category's share is a budget, the total stays
+    # under the safe limit (seed: 4 uploads per pool-day); "safe_limit" = only the safe limit binds (5).
+    quota_binding: Literal["categories", "safe_limit"] = "categories"
+    # Daily upload cap per account, by tier (seed: 5 active, 2 reserve).
+    account_daily_upload_cap: dict[str, int] = {"active": 5, "reserve": 2}
+    # The seed's calculate_account_score: weights, the normalisers it divides by, reserve penalty.
+    rotation_weights: dict[str, float] = {"quota": 0.4, "uploads": 0.3, "errors": 0.2, "rest": 0.1}
+    rotation_uploads_norm: int = Field(default=5, ge=1)  # (5 - uploads_today) / 5
+    rotation_rest_hours: float = Field(default=4.0, gt=0)  # min(hours_since_use / 4, 1)
+    rotation_reserve_factor: float = Field(default=0.1, ge=0, le=1)
+    # Active accounts scoring at least this (score / 100) are tried before the ones below it.
+    rotation_health_threshold: float = Field(default=0.7, ge=0, le=1)
+    # quotaExceeded: next account, up to this many active tries, then the reserve accounts, then defer.
+    rotation_max_tries: int = Field(default=15, ge=1)
+    rotation_max_reserve_tries: int = Field(default=5, ge=0)
+    # Concurrent pickers choose at random among this many top candidates instead of all taking the best.
+    rotation_spread: int = Field(default=3, ge=1)
+    # How long one instance reuses its view of the pool (accounts and today's usage) when ranking.
+    rotation_snapshot_ttl_s: float = Field(default=2.0, ge=0)
+    # Error history: error_rate is an exponential moving average with this weight per call outcome; this
+    # many failures in a row cool the account down for account_failure_cooldown_s.
+    account_error_rate_alpha: float = Field(default=0.2, gt=0, le=1)
+    account_max_consecutive_failures: int = Field(default=5, ge=1)
+    account_failure_cooldown_s: int = Field(default=3600, ge=0)
+    upload_limit_cooldown_s: int = Field(default=24 * 3600, ge=0)  # uploadLimitExceeded: 24 h
+    # An auth error (401 after refreshing) is retried with a fresh token this many times.
+    youtube_auth_attempts: int = Field(default=3, ge=1)
+    # A 5xx or dropped connection mid-upload resumes the same session this many times in one delivery.
+    youtube_upload_resume_attempts: int = Field(default=3, ge=0)
+    # Ledger: optimistic commits retried with jittered exponential back-off on contention.
+    ledger_max_attempts: int = Field(default=60, ge=1)
+    ledger_backoff_base_s: float = Field(default=0.005, ge=0)
+    ledger_backoff_max_s: float = Field(default=0.25, ge=0)
+    # Onboarding (oauth_start / oauth_callback): state signing key, state lifetime, scopes, redirect.
+    oauth_state_secret: SecretStr = SecretStr("")
+    oauth_state_ttl_s: int = Field(default=600, ge=30, le=3600)
+    oauth_redirect_uri: str = ""  # "" = the oauth_callback function's URL
+    youtube_oauth_scopes: list[str] = [
+        "https://www.googleapis.com/auth/youtube.upload",
+        "https://www.googleapis.com/auth/youtube",
+        "https://www.googleapis.com/auth/youtube.force-ssl",
+        # Not in the seed, but YouTube Analytics v2 refuses channel reports without it.
+        "https://www.googleapis.com/auth/yt-analytics.readonly",
+    ]
+    # Publishing: the privacy the publish step gives a video once its thumbnail and metadata are set;
+    # an account needing re-authorisation defers the publish by this long.
+    youtube_publish_privacy: str = "public"
+    publish_reauth_retry_s: int = Field(default=3600, ge=60)
+    # Analytics (YouTube Analytics v2 reports.query): "" = youtubeanalytics.googleapis.com.
+    youtube_analytics_base_url: str = ""
+    analytics_lookback_days: int = Field(default=7, ge=1, le=90)
+    analytics_metrics: str = (
+        "views,estimatedMinutesWatched,averageViewDuration,subscribersGained,likes,shares,comments"
+    )
+
+    @field_validator(
+        "youtube_oauth_clients",
+        "quota_profiles",
+        "quota_pool_profiles",
+        "account_daily_upload_cap",
+        "rotation_weights",
+        "youtube_oauth_scopes",
+        mode="before",
+    )
+    @classmethod
+    def _json_text(cls, value: object) -> object:
+        """The environment's JSON text is accepted as a constructor argument too (the local cloud passes
+        its environment to Settings(...) that way)."""
+        return json.loads(value) if isinstance(value, str) and value.lstrip()[:1] in ("{", "[") else value
+
+    @model_validator(mode="after")
+    def _known_profiles(self) -> Settings:
+        names = {self.quota_default_profile, *self.quota_pool_profiles.values()}
+        unknown = sorted(names - set(self.quota_profiles))
+        if unknown:
+            raise ValueError(f"quota profiles {unknown} are not defined in quota_profiles")
+        return self
 
 
 def function_url(settings: Settings, entry_point: str) -> str:

@@ -1,4 +1,5 @@
-"""The demo: seed one YouTube account and one customer, submit video requests through the real
+"""The demo: seed the seed's YouTube account pool (15 accounts: 12 active + 3 reserve, each in its own
+quota pool) and one customer subscribed through Stripe, submit video requests through the real
 `video_request` function URL, follow them through `job_status`, fetch the finished MP4s."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import requests
 
 from shared.bootstrap import Container
 from shared.config import STEPS
-from shared.youtube.accounts import Account
+from shared.youtube.accounts import Account, Tier
 
 DEMO_TOPICS = (
     "Why octopuses are smarter than you think",
@@ -23,9 +24,12 @@ DEMO_TOPICS = (
     "Five habits that make mornings easier",
     "What black holes really are",
 )
-DEMO_ACCOUNT = "demo-1"
 DEMO_CUSTOMER = "demo-customer"
 DEMO_PLAN = "scale"  # 75 videos a day: room for many demo runs in one Pacific day
+# The seed's pool (section 4.1): 12 active accounts, 3 reserve; pool-NN is account NN's own OAuth client.
+DEMO_ACCOUNTS: tuple[tuple[str, Tier, str], ...] = tuple(
+    (f"yt-{i:02d}", "active" if i <= 12 else "reserve", f"pool-{i:02d}") for i in range(1, 16)
+)
 
 
 def finished(view: dict[str, Any]) -> bool:
@@ -53,25 +57,29 @@ class JobReport:
 def seed(
     c: Container,
     *,
-    account_id: str = DEMO_ACCOUNT,
+    accounts: tuple[tuple[str, Tier, str], ...] = DEMO_ACCOUNTS,
     customer_id: str = DEMO_CUSTOMER,
     plan: str = DEMO_PLAN,
     webhook_timeout_s: float = 30.0,
 ) -> None:
-    """One account with a token in Secret Manager (the sandbox accepts any refresh token) and one customer
-    subscribed to `plan` through Stripe (localstripe), whose entitlements arrive by webhook."""
-    from shared.youtube.tokens import TokenRecord, TokenStore
+    """The account pool, each account with a token in Secret Manager (the sandbox accepts any refresh
+    token and derives a channel from it) and its channel bound, and one customer subscribed to `plan`
+    through Stripe (localstripe), whose entitlements arrive by webhook. Idempotent."""
+    from shared.youtube.tokens import TokenRecord, oauth_client_id
 
-    if c.accounts.get(account_id) is None or not _has_token(c, account_id):
+    for account_id, tier, pool in accounts:
+        if c.accounts.get(account_id) is not None and _has_token(c, account_id):
+            continue
         token = TokenRecord(
             refresh_token=f"1//local-refresh-{account_id}",
             expiry=datetime.now(UTC) - timedelta(seconds=1),  # expired: the first use refreshes it
-            client_id=c.settings.youtube_client_id,
+            client_id=oauth_client_id(c.settings, pool),
             token_uri=c.settings.youtube_token_uri,
         )
-        TokenStore(c.settings, c.secrets).save(account_id, token)
-        channel = c.youtube.channel_id(account_id)
-        c.accounts.put(Account(account_id=account_id, channel_id=channel))
+        c.tokens.save(account_id, token)
+        with c.ledger.metered(pool, "channels.list"):
+            channel = c.youtube.channel_id(account_id)
+        c.accounts.put(Account(account_id=account_id, tier=tier, pool=pool, channel_id=channel))
     subscribe(c, customer_id, plan, timeout_s=webhook_timeout_s)
 
 

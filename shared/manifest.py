@@ -41,6 +41,9 @@ class Traits:
     enqueues: tuple[str, ...] = ()  # steps it enqueues beyond what shared.chain.graph implies
 
 
+# The OAuth client secrets a function needs to refresh or exchange YouTube tokens (one per quota pool).
+_YOUTUBE_CLIENT: tuple[str, ...] = ("youtube_client_secret", "youtube_client_secrets")
+
 # Declared per entry point of functions/main.py. Steps need no `enqueues`: their successors come from the
 # graph, and every step may re-enqueue itself (deferral with schedule_time).
 TRAITS: dict[str, Traits] = {
@@ -54,13 +57,25 @@ TRAITS: dict[str, Traits] = {
     "step_render": Traits(media="write"),
     # A low score sends the job back to script once, with feedback.
     "step_quality": Traits(media="read", enqueues=(graph.FIRST_STEP,)),
-    "step_upload": Traits(secrets=("youtube_client_secret",), youtube_tokens=True, media="read"),
-    "step_publish": Traits(secrets=("youtube_client_secret",), youtube_tokens=True, media="read"),
+    "step_upload": Traits(secrets=_YOUTUBE_CLIENT, youtube_tokens=True, media="read"),
+    "step_publish": Traits(secrets=_YOUTUBE_CLIENT, youtube_tokens=True, media="read"),
     "step_notify": Traits(media="none"),
     # Billing (issue 5): checkout calls Stripe with the API key and records billing actions; the webhook
     # is public (Stripe presents no identity token) and trusts only the signature its secret verifies.
     "create_checkout": Traits(secrets=("stripe_api_key",)),
     "stripe_webhook": Traits(secrets=("stripe_webhook_secret",), public=True),
+    # --- account pool (issue 3) ---
+    # Signs the state; reads the account's pool. Called by operators (IAM), never by the public.
+    "oauth_start": Traits(secrets=("oauth_state_secret",), firestore="read"),
+    # Google redirects the operator's browser here: it must be public, and it authenticates the call
+    # itself (signed, expiring, single-use state bound to the account; PKCE).
+    "oauth_callback": Traits(
+        secrets=("oauth_state_secret", *_YOUTUBE_CLIENT), youtube_tokens=True, public=True
+    ),
+    # Every minute (the seed's check interval): tokens expiring within 5 minutes are refreshed.
+    "token_refresh": Traits(secrets=_YOUTUBE_CLIENT, youtube_tokens=True, schedule="* * * * *"),
+    # Daily at 11:00 UTC (03:00/04:00 Pacific), once YouTube Analytics has closed the previous day.
+    "analytics_sync": Traits(secrets=_YOUTUBE_CLIENT, youtube_tokens=True, schedule="0 11 * * *"),
 }
 
 # The only entry points that may ever be public: they authenticate callers themselves (Stripe
@@ -88,7 +103,14 @@ MEDIA_ARTEFACT_PREFIX = "jobs/"
 
 # Collections whose documents carry `TTL_FIELD` and are deleted by Firestore once it has passed.
 TTL_FIELD = "expires_at"
-TTL_COLLECTIONS: tuple[str, ...] = ("cache", "stripe_events")
+TTL_COLLECTIONS: tuple[str, ...] = (
+    "cache",
+    "stripe_events",
+    # account pool (issue 3): used OAuth state nonces; per-day upload slots, kept a few days for the record
+    "oauth_states",
+    "pool_slots",
+    "account_slots",
+)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ locals {
   }
 
   # Collections whose documents carry `expires_at` and are deleted by Firestore after it
-  # (shared.manifest.TTL_COLLECTIONS): provider response caches and the Stripe event log.
-  firestore_ttl_collections = ["cache", "stripe_events"]
+  # (shared.manifest.TTL_COLLECTIONS): provider response caches, the Stripe event log, used OAuth
+  # state nonces, and the per-day upload slots of the quota ledger (kept a few days after their day).
+  firestore_ttl_collections = ["cache", "stripe_events", "oauth_states", "pool_slots", "account_slots"]
 }
 
 resource "google_firestore_database" "main" {

@@ -153,7 +153,7 @@ locals {
       public         = false
       firestore      = "write"
       media          = "read"
-      secrets        = ["youtube_client_secret"]
+      secrets        = ["youtube_client_secret", "youtube_client_secrets"]
       youtube_tokens = true
       enqueues       = ["upload", "publish"]
       schedule       = null
@@ -169,7 +169,7 @@ locals {
       public         = false
       firestore      = "write"
       media          = "read"
-      secrets        = ["youtube_client_secret"]
+      secrets        = ["youtube_client_secret", "youtube_client_secrets"]
       youtube_tokens = true
       enqueues       = ["publish", "notify"]
       schedule       = null
@@ -221,6 +221,71 @@ locals {
       youtube_tokens = false
       enqueues       = []
       schedule       = null
+    }
+    # --- account pool (issue 3) ---
+    oauth_start = {
+      description    = "Onboarding: the Google authorization URL for an account (signed state, PKCE)."
+      kind           = "http"
+      memory         = "256Mi"
+      cpu            = "1"
+      timeout_s      = 30
+      concurrency    = 20
+      max_instances  = 2
+      public         = false
+      firestore      = "read"
+      media          = "none"
+      secrets        = ["oauth_state_secret"]
+      youtube_tokens = false
+      enqueues       = []
+      schedule       = null
+    }
+    oauth_callback = {
+      description    = "Onboarding: checks the state, exchanges the code, stores the token, binds the channel."
+      kind           = "http"
+      memory         = "512Mi"
+      cpu            = "1"
+      timeout_s      = 60
+      concurrency    = 10
+      max_instances  = 2
+      public         = true
+      firestore      = "write"
+      media          = "none"
+      secrets        = ["oauth_state_secret", "youtube_client_secret", "youtube_client_secrets"]
+      youtube_tokens = true
+      enqueues       = []
+      schedule       = null
+    }
+    token_refresh = {
+      description    = "Refreshes every YouTube token expiring within 5 minutes; revoked ones need re-auth."
+      kind           = "scheduled"
+      memory         = "512Mi"
+      cpu            = "1"
+      timeout_s      = 120
+      concurrency    = 1
+      max_instances  = 1
+      public         = false
+      firestore      = "write"
+      media          = "none"
+      secrets        = ["youtube_client_secret", "youtube_client_secrets"]
+      youtube_tokens = true
+      enqueues       = []
+      schedule       = "* * * * *"
+    }
+    analytics_sync = {
+      description    = "Pulls channel statistics from YouTube Analytics v2 into Firestore."
+      kind           = "scheduled"
+      memory         = "512Mi"
+      cpu            = "1"
+      timeout_s      = 900
+      concurrency    = 1
+      max_instances  = 1
+      public         = false
+      firestore      = "write"
+      media          = "none"
+      secrets        = ["youtube_client_secret", "youtube_client_secrets"]
+      youtube_tokens = true
+      enqueues       = []
+      schedule       = "0 11 * * *"
     }
   }
 }

@@ -1,5 +1,5 @@
-# A Cloud Scheduler job for every scheduled function (kind = "scheduled" in local.functions; none yet:
-# token refresh, analytics sync and health checks come with their issues). Each call carries an OIDC
+# A Cloud Scheduler job for every scheduled function (kind = "scheduled" in local.functions: token_refresh
+# every minute, analytics_sync daily; health checks come with their issue). Each call carries an OIDC
 # token of the scheduler invoker, the only identity allowed to call these functions.
 
 resource "google_cloud_scheduler_job" "function" {

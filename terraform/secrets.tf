@@ -3,8 +3,9 @@
 # state. Functions receive them as YTEMPIRE_<FIELD> secret references (functions.tf), and each function's
 # service account may read exactly the secrets its entry in local.functions lists.
 #
-# YouTube account tokens are different: one secret per account (<token_secret_prefix><account>),
-# created at run time when an account is onboarded; see the conditional grants in iam.tf.
+# YouTube account tokens are different: one secret per account (<token_secret_prefix><account>), created
+# (empty) by the operator's `ytempire accounts add` — no function may create secrets — and given versions
+# by onboarding and refreshes; see the conditional grants in iam.tf.
 
 locals {
   # = Settings.token_secret_prefix; the functions also receive it as YTEMPIRE_TOKEN_SECRET_PREFIX.
@@ -16,6 +17,9 @@ locals {
     youtube_client_secret = "OAuth client secret of the YouTube app: token refresh and onboarding."
     stripe_api_key        = "Stripe secret API key: checkout sessions (create_checkout)."
     stripe_webhook_secret = "Signing secret (whsec_...) of the Stripe webhook endpoint: stripe_webhook verifies every delivery."
+    # account pool (issue 3)
+    youtube_client_secrets = "JSON {client_id: secret} of the OAuth clients of further quota pools (projects)."
+    oauth_state_secret     = "HMAC key signing the OAuth state of onboarding (oauth_start / oauth_callback)."
   }
 }
 

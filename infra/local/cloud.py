@@ -30,6 +30,15 @@ LOCAL_OPENAI_KEY = "sk-local-sandbox"
 LOCAL_PEXELS_KEY = "pexels-local-sandbox"
 LOCAL_OAUTH_CLIENT_ID = "local-client.apps.googleusercontent.com"
 LOCAL_OAUTH_CLIENT_SECRET = "local-client-secret"
+LOCAL_OAUTH_STATE_SECRET = "local-oauth-state-signing-key"
+# The seed's picture of quota: 15 accounts, each authorised through its own OAuth client (project), so
+# each draws on its own 10,000 units a day. Pools pool-01 .. pool-15, one OAuth client each.
+LOCAL_QUOTA_POOLS = 15
+
+
+def local_oauth_clients(pools: int = LOCAL_QUOTA_POOLS) -> dict[str, str]:
+    return {f"pool-{i:02d}": f"local-client-{i:02d}.apps.googleusercontent.com" for i in range(1, pools + 1)}
+
 
 Progress = Callable[[str], None]
 
@@ -92,6 +101,9 @@ def settings_env(
         "YTEMPIRE_YOUTUBE_AUTH_URI": f"{urls['youtube']}/o/oauth2/auth",
         "YTEMPIRE_YOUTUBE_CLIENT_ID": LOCAL_OAUTH_CLIENT_ID,
         "YTEMPIRE_YOUTUBE_CLIENT_SECRET": LOCAL_OAUTH_CLIENT_SECRET,
+        "YTEMPIRE_YOUTUBE_OAUTH_CLIENTS": json.dumps(local_oauth_clients()),
+        "YTEMPIRE_YOUTUBE_ANALYTICS_BASE_URL": urls["youtube"],
+        "YTEMPIRE_OAUTH_STATE_SECRET": LOCAL_OAUTH_STATE_SECRET,
     }
 
 

@@ -99,6 +99,7 @@ def make_sandbox_app(name: str, error_body: ErrorBody = google_error_body) -> Fl
     app = Flask(name)
     control = ControlState()
     app.extensions["sandbox_control"] = control
+    app.extensions["sandbox_resets"] = []  # a sandbox's own faults to clear on reset
 
     @app.before_request
     def _inject_fault() -> Response | None:
@@ -158,6 +159,8 @@ def make_sandbox_app(name: str, error_body: ErrorBody = google_error_body) -> Fl
     @app.post("/_control/reset")
     def _reset() -> Response:
         control.reset()
+        for clear in app.extensions["sandbox_resets"]:
+            clear()
         return jsonify({"ok": True})
 
     @app.get("/_control/health")

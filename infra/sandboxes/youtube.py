@@ -8,6 +8,19 @@ POST /_control/accounts {"refresh_token", "channel_id", "title"}  bind a refresh
 POST /_control/revoke   {"refresh_token"}                          revoke it (and its access tokens)
 POST /_control/expire_tokens                                       every issued access token expires now
 GET  /_control/videos   {"videos": [{"id", "channel_id", "title", "bytes", "sha256", "thumbnail_bytes"}]}
+POST /_control/consent  {"channel_id", "title"} | {"deny": true}   how the next authorisation is answered
+POST /_control/channel_faults {"channel_id", "status", "reason", "times", "method"}  a fault for one
+                         channel's calls (method: "videos.insert" by default; times -1 = until reset)
+GET  /_control/quota    {"profile", "clients": {client_id: {"day", "used", "calls", "quota_exceeded"}},
+                         "quota_exceeded": total}
+POST /_control/quota    {"profile": {"buckets": {name: daily limit}, "costs": {method: [bucket, cost]},
+                         "failed_call_cost": 1}, "reset": true}   set the quota profile / clear usage
+
+Quota is enforced as YouTube does it: per OAuth client (the Google Cloud project), per Pacific-time day.
+A call that would pass its bucket's daily limit is answered 403 quotaExceeded; a call made is charged
+its cost, a failed one the failed-call cost. A resumable upload is charged when its session opens.
+The authorization endpoint (`GET /o/oauth2/auth`) approves at once and redirects with a code; the token
+endpoint checks that code's client, redirect URI and PKCE verifier (S256).
 """
 
 from __future__ import annotations
@@ -23,10 +36,12 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, jsonify, redirect, request
 from werkzeug.http import parse_options_header
 
 from infra.sandboxes.base import make_sandbox_app
@@ -60,6 +75,24 @@ _REASON_MESSAGES = {
     "invalid_grant": "Token has been expired or revoked.",
 }
 _CONTENT_RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
+PACIFIC = ZoneInfo("America/Los_Angeles")
+CODE_TTL_S = 600
+UPLOAD_SCOPE = "https://www.googleapis.com/auth/youtube.upload"
+
+# YouTube's published costs (the seed's numbers): one 10,000-unit bucket per project and day.
+DEFAULT_QUOTA: dict[str, Any] = {
+    "buckets": {"units": 10_000},
+    "costs": {
+        "videos.insert": ["units", 1600],
+        "videos.list": ["units", 1],
+        "videos.update": ["units", 50],
+        "thumbnails.set": ["units", 50],
+        "channels.list": ["units", 1],
+        "search.list": ["units", 100],
+        "youtubeAnalytics.reports.query": ["units", 1],
+    },
+    "failed_call_cost": 1,
+}
 
 
 def google_error(status: int, reason: str, message: str) -> dict[str, Any]:
@@ -130,6 +163,37 @@ class YouTubeState:
         self.access_tokens: dict[str, tuple[str, float]] = {}  # access token -> (refresh token, expires at)
         self.sessions: dict[str, _Session] = {}
         self.videos: dict[str, _Video] = {}
+        self.clients: dict[str, str] = {}  # refresh token -> OAuth client id
+        self.codes: dict[str, dict[str, Any]] = {}  # authorization code -> what it was issued for
+        self.consents: list[dict[str, Any]] = []  # answers for the next authorisations, in order
+        self.quota: dict[str, Any] = json.loads(json.dumps(DEFAULT_QUOTA))
+        self.usage: dict[str, dict[str, Any]] = {}  # client id -> {"day", "used", "calls", ...}
+        self.quota_exceeded = 0
+        self.channel_faults: list[dict[str, Any]] = []
+
+    def take_channel_fault(self, channel_id: str, method: str) -> dict[str, Any] | None:
+        with self.lock:
+            for fault in self.channel_faults:
+                if fault["channel_id"] == channel_id and fault.get("method", "videos.insert") == method:
+                    if fault.get("times", 1) > 0:
+                        fault["times"] = fault.get("times", 1) - 1
+                        if fault["times"] == 0:
+                            self.channel_faults.remove(fault)
+                    return fault
+        return None
+
+    def client_of(self, token: str) -> str | None:
+        with self.lock:
+            entry = self.access_tokens.get(token)
+            return self.clients.get(entry[0]) if entry else None
+
+    def client_usage(self, client_id: str, day: str) -> dict[str, Any]:
+        """Today's usage of a client (the lock held by the caller); a new Pacific day starts empty."""
+        usage = self.usage.get(client_id)
+        if usage is None or usage["day"] != day:
+            usage = {"day": day, "used": {}, "calls": 0, "failed_calls": 0, "quota_exceeded": 0}
+            self.usage[client_id] = usage
+        return usage
 
     def channel_of(self, refresh_token: str) -> tuple[str, str]:
         with self.lock:
@@ -244,10 +308,47 @@ def _split_multipart(body: bytes, content_type: str) -> list[tuple[dict[str, str
     return parts
 
 
+ANALYTICS_METRICS = frozenset(
+    {
+        "views",
+        "estimatedMinutesWatched",
+        "averageViewDuration",
+        "subscribersGained",
+        "subscribersLost",
+        "likes",
+        "shares",
+        "comments",
+    }
+)
+
+
+def _metric(name: str, channel_id: str, day: str, videos: int) -> int | float:
+    """A stable, plausible figure for a channel's day: more videos, more views."""
+    seed = int.from_bytes(hashlib.sha256(f"{channel_id}|{day}|{name}".encode()).digest()[:4], "big")
+    views = (videos + 1) * (50 + seed % 200)
+    figures: dict[str, int | float] = {
+        "views": views,
+        "estimatedMinutesWatched": views * 3,
+        "averageViewDuration": round(120 + seed % 90 + 0.5, 1),
+        "subscribersGained": views // 40,
+        "subscribersLost": views // 400,
+        "likes": views // 12,
+        "shares": views // 60,
+        "comments": views // 30,
+    }
+    return figures[name]
+
+
 def create_app() -> Flask:
     app = make_sandbox_app("youtube", error_body=_fault_body)
     state = YouTubeState()
     app.extensions["youtube_state"] = state
+
+    def clear_channel_faults() -> None:
+        with state.lock:
+            state.channel_faults.clear()
+
+    app.extensions["sandbox_resets"].append(clear_channel_faults)  # POST /_control/reset clears them too
 
     # --- helpers bound to this app's state ----------------------------------------------------------
     def authenticated_channel() -> tuple[str, str] | None:
@@ -351,8 +452,11 @@ def create_app() -> Flask:
                 return token_error(400, "invalid_request", "Missing required parameter: refresh_token")
             with state.lock:
                 revoked = refresh_token in state.revoked
+                known_client = state.clients.setdefault(refresh_token, form["client_id"])
             if revoked:
                 return token_error(400, "invalid_grant", "Token has been expired or revoked.")
+            if known_client != form["client_id"]:
+                return token_error(400, "unauthorized_client", "Unauthorized")
             body = {
                 "access_token": state.issue_access_token(refresh_token),
                 "expires_in": ACCESS_TOKEN_TTL_S,
@@ -364,18 +468,120 @@ def create_app() -> Flask:
             missing = [name for name in ("code", "code_verifier", "redirect_uri") if not form.get(name)]
             if missing:
                 return token_error(400, "invalid_request", f"Missing required parameter: {missing[0]}")
-            refresh_token = "1//sandbox-" + hashlib.sha256(form["code"].encode()).hexdigest()[:40]
             with state.lock:
-                state.revoked.discard(refresh_token)
+                issued = state.codes.get(form["code"])
+                if issued is None or issued["used"] or issued["expires_at"] <= time.time():
+                    return token_error(400, "invalid_grant", "Malformed auth code.")
+                if issued["client_id"] != form["client_id"]:
+                    return token_error(400, "invalid_grant", "The code was issued to another client.")
+                if issued["redirect_uri"] != form["redirect_uri"]:
+                    return token_error(400, "redirect_uri_mismatch", "Bad Request")
+                challenge = base64.urlsafe_b64encode(
+                    hashlib.sha256(form["code_verifier"].encode()).digest()
+                ).rstrip(b"=")
+                if challenge.decode() != issued["code_challenge"]:
+                    return token_error(400, "invalid_grant", "Invalid code verifier.")
+                issued["used"] = True
+                refresh_token = "1//sandbox-" + secrets.token_urlsafe(30)
+                state.clients[refresh_token] = issued["client_id"]
+                if issued["channel"] is not None:
+                    state.accounts[refresh_token] = issued["channel"]
             body = {
                 "access_token": state.issue_access_token(refresh_token),
                 "expires_in": ACCESS_TOKEN_TTL_S,
-                "refresh_token": refresh_token,
                 "token_type": "Bearer",
-                "scope": scope,
+                "scope": issued["scope"],
             }
+            if issued["offline"]:
+                body["refresh_token"] = refresh_token
             return jsonify(body)
         return token_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+
+    # --- OAuth 2.0 authorization endpoint (approves at once) -------------------------------------------
+    @app.get("/o/oauth2/auth")
+    def authorize() -> Response:
+        args = request.args
+        required = ("client_id", "redirect_uri", "response_type", "scope", "code_challenge")
+        missing = [name for name in required if not args.get(name)]
+        if missing:
+            return token_error(400, "invalid_request", f"Missing required parameter: {missing[0]}")
+        if args["response_type"] != "code":
+            return token_error(400, "unsupported_response_type", "Only response_type=code is supported.")
+        if args.get("code_challenge_method") != "S256":
+            return token_error(400, "invalid_request", "code_challenge_method must be S256.")
+        target = urlsplit(args["redirect_uri"])
+        if target.scheme not in ("http", "https") or not target.netloc:
+            return token_error(400, "invalid_request", "Invalid redirect_uri.")
+        scopes = args["scope"].split()
+        if UPLOAD_SCOPE not in scopes:
+            return token_error(400, "invalid_scope", f"The scopes do not include {UPLOAD_SCOPE}.")
+        with state.lock:
+            consent = state.consents.pop(0) if state.consents else {}
+        answer: dict[str, str] = {}
+        if args.get("state"):
+            answer["state"] = args["state"]
+        if consent.get("deny"):
+            answer["error"] = "access_denied"
+        else:
+            code = "4/sandbox-" + secrets.token_urlsafe(24)
+            channel = None
+            if consent.get("channel_id"):
+                channel = (
+                    consent["channel_id"],
+                    consent.get("title") or f"Sandbox channel {consent['channel_id'][-6:]}",
+                )
+            with state.lock:
+                state.codes[code] = {
+                    "client_id": args["client_id"],
+                    "redirect_uri": args["redirect_uri"],
+                    "code_challenge": args["code_challenge"],
+                    "scope": " ".join(scopes),
+                    "offline": args.get("access_type") == "offline",
+                    "channel": channel,
+                    "used": False,
+                    "expires_at": time.time() + CODE_TTL_S,
+                }
+            answer.update(code=code, scope=" ".join(scopes))
+        joiner = "&" if target.query else "?"
+        return redirect(f"{args['redirect_uri']}{joiner}{urlencode(answer)}", code=302)
+
+    # --- quota: per OAuth client and Pacific day ------------------------------------------------------
+    def quota_gate(method: str) -> Response | None:
+        """Refuse a call that would pass its bucket's daily limit; otherwise charge it after the answer.
+        A channel fault for this call answers instead (charged as a failed call)."""
+        _, _, token = request.headers.get("Authorization", "").partition(" ")
+        channel = state.channel_for_access_token(token.strip())
+        fault = state.take_channel_fault(channel[0], method) if channel else None
+        client = state.client_of(token.strip())
+        if client is None:
+            return None if fault is None else _error(int(fault.get("status", 500)), fault.get("reason", ""))
+        day = datetime.now(PACIFIC).date().isoformat()
+        with state.lock:
+            bucket, cost = state.quota["costs"].get(method, ["units", 1])
+            usage = state.client_usage(client, day)
+            limit = state.quota["buckets"].get(bucket)
+            if limit is not None and usage["used"].get(bucket, 0) + cost > limit:
+                usage["quota_exceeded"] += 1
+                state.quota_exceeded += 1
+                return _error(403, "quotaExceeded")
+        g.quota_charge = (client, day, bucket, int(cost))
+        if fault is not None:
+            return _error(int(fault.get("status", 500)), fault.get("reason", ""), fault.get("message", ""))
+        return None
+
+    @app.after_request
+    def _charge_quota(resp: Response) -> Response:
+        charge = g.get("quota_charge")
+        if charge is not None:
+            client, day, bucket, cost = charge
+            failed = resp.status_code >= 400
+            with state.lock:
+                units = min(cost, int(state.quota.get("failed_call_cost", 1))) if failed else cost
+                usage = state.client_usage(client, day)
+                usage["used"][bucket] = usage["used"].get(bucket, 0) + units
+                usage["calls"] += 1
+                usage["failed_calls"] += int(failed)
+        return resp
 
     # --- channels ------------------------------------------------------------------------------------
     @app.get("/youtube/v3/channels")
@@ -383,6 +589,9 @@ def create_app() -> Flask:
         channel = authenticated_channel()
         if channel is None:
             return unauthorized()
+        refused = quota_gate("channels.list")
+        if refused is not None:
+            return refused
         if not request.args.get("part"):
             return _error(400, "required", "No filter selected. Expected one of: mine, id, ...")
         wanted = [c for c in request.args.get("id", "").split(",") if c]
@@ -421,6 +630,9 @@ def create_app() -> Flask:
         channel = authenticated_channel()
         if channel is None:
             return unauthorized()
+        refused = quota_gate("videos.insert")
+        if refused is not None:
+            return refused
         part = request.args.get("part", "")
         if not part:
             return _error(400, "required", "Required parameter: part")
@@ -519,6 +731,9 @@ def create_app() -> Flask:
         channel = authenticated_channel()
         if channel is None:
             return unauthorized()
+        refused = quota_gate("videos.list")
+        if refused is not None:
+            return refused
         part = request.args.get("part", "")
         if not part:
             return _error(400, "required", "Required parameter: part")
@@ -543,6 +758,9 @@ def create_app() -> Flask:
         channel = authenticated_channel()
         if channel is None:
             return unauthorized()
+        refused = quota_gate("videos.update")
+        if refused is not None:
+            return refused
         part = request.args.get("part", "")
         body = request.get_json(force=True, silent=True)
         if not part or not isinstance(body, dict) or not body.get("id"):
@@ -576,6 +794,9 @@ def create_app() -> Flask:
         channel = authenticated_channel()
         if channel is None:
             return unauthorized()
+        refused = quota_gate("thumbnails.set")
+        if refused is not None:
+            return refused
         with state.lock:
             video = state.videos.get(request.args.get("videoId", ""))
         if video is None:
@@ -608,6 +829,54 @@ def create_app() -> Flask:
                 "items": [item],
             }
         )
+
+    # --- YouTube Analytics v2 reports.query ------------------------------------------------------------
+    @app.get("/v2/reports")
+    def analytics_reports() -> Response:
+        channel = authenticated_channel()
+        if channel is None:
+            return unauthorized()
+        refused = quota_gate("youtubeAnalytics.reports.query")
+        if refused is not None:
+            return refused
+        args = request.args
+        if args.get("ids") not in ("channel==MINE", f"channel=={channel[0]}"):
+            return _error(403, "forbidden", "ids must be channel==MINE or the authorised channel.")
+        try:
+            start = date.fromisoformat(args.get("startDate", ""))
+            end = date.fromisoformat(args.get("endDate", ""))
+        except ValueError:
+            return _error(400, "badRequest", "startDate and endDate are required (YYYY-MM-DD).")
+        metrics = [m for m in args.get("metrics", "").split(",") if m]
+        unknown = [m for m in metrics if m not in ANALYTICS_METRICS]
+        if not metrics or unknown or end < start or (end - start).days > 366:
+            return _error(400, "badRequest", f"Unknown or missing metrics {unknown}, or a bad date range.")
+        if args.get("dimensions", "") not in ("", "day"):
+            return _error(400, "badRequest", "This sandbox reports the dimension `day` only.")
+        videos = state.channel_video_count(channel[0])
+        rows: list[list[Any]] = []
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        if args.get("dimensions") == "day":
+            for day in days:
+                rows.append(
+                    [day.isoformat(), *(_metric(m, channel[0], day.isoformat(), videos) for m in metrics)]
+                )
+        else:
+            rows.append([sum(_metric(m, channel[0], d.isoformat(), videos) for d in days) for m in metrics])
+        headers = (
+            [{"name": "day", "columnType": "DIMENSION", "dataType": "STRING"}]
+            if args.get("dimensions")
+            else []
+        )
+        headers += [
+            {
+                "name": m,
+                "columnType": "METRIC",
+                "dataType": "FLOAT" if m == "averageViewDuration" else "INTEGER",
+            }
+            for m in metrics
+        ]
+        return jsonify({"kind": "youtubeAnalytics#resultTable", "columnHeaders": headers, "rows": rows})
 
     # --- control surface of this sandbox ---------------------------------------------------------------
     def control_body(*required: str) -> dict[str, Any] | Response:
@@ -646,6 +915,66 @@ def create_app() -> Flask:
         with state.lock:
             for token, (owner, _) in list(state.access_tokens.items()):
                 state.access_tokens[token] = (owner, 0.0)
+        return jsonify({"ok": True})
+
+    @app.post("/_control/consent")
+    def control_consent() -> Response:
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict) or not (
+            body.get("deny") is True or isinstance(body.get("channel_id"), str)
+        ):
+            return Response(
+                '{"error": "give {\\"channel_id\\", \\"title\\"} or {\\"deny\\": true}"}',
+                400,
+                mimetype="application/json",
+            )
+        with state.lock:
+            state.consents.append(body)
+        return jsonify({"ok": True, "pending": len(state.consents)})
+
+    @app.post("/_control/channel_faults")
+    def control_channel_faults() -> Response:
+        body = control_body("channel_id")
+        if isinstance(body, Response):
+            return body
+        with state.lock:
+            state.channel_faults.append(dict(body))
+        return jsonify({"ok": True})
+
+    @app.get("/_control/quota")
+    def control_quota_get() -> Response:
+        with state.lock:
+            return jsonify(
+                {
+                    "profile": state.quota,
+                    "clients": json.loads(json.dumps(state.usage)),
+                    "quota_exceeded": state.quota_exceeded,
+                }
+            )
+
+    @app.post("/_control/quota")
+    def control_quota_set() -> Response:
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict):
+            return Response('{"error": "body must be a JSON object"}', 400, mimetype="application/json")
+        profile = body.get("profile")
+        if profile is not None and not (
+            isinstance(profile, dict)
+            and isinstance(profile.get("buckets"), dict)
+            and isinstance(profile.get("costs"), dict)
+            and all(isinstance(v, list) and len(v) == 2 for v in profile["costs"].values())
+        ):
+            return Response(
+                '{"error": "profile needs buckets {name: limit} and costs {method: [bucket, cost]}"}',
+                400,
+                mimetype="application/json",
+            )
+        with state.lock:
+            if profile is not None:
+                state.quota = {"failed_call_cost": 1, **profile}
+            if body.get("reset"):
+                state.usage.clear()
+                state.quota_exceeded = 0
         return jsonify({"ok": True})
 
     @app.get("/_control/videos")

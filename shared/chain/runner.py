@@ -57,6 +57,9 @@ class StepContext:
     job: dict[str, Any]
     store: JobStore
     now: Callable[[], datetime]
+    # True on the task's last attempt: a transient failure now fails the job, so a step gives back
+    # what it holds (e.g. a quota reservation) before raising.
+    last_attempt: bool = False
 
     def save(self, **fields: Any) -> None:
         self.store.set_fields(self.job["job_id"], fields, self.now())
@@ -159,7 +162,7 @@ def run_step(
 
         doc = claim.doc
         last_attempt = retry_count + 1 >= policy.max_attempts
-        ctx = StepContext(job=doc, store=store, now=now)
+        ctx = StepContext(job=doc, store=store, now=now, last_attempt=last_attempt)
         try:
             out = handler(ctx)
         except Deferred as d:

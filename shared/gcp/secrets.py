@@ -110,6 +110,15 @@ class SecretManagerStore:
         except gexc.GoogleAPICallError as err:
             raise _provider_error("update", name, err) from None
 
+    def ensure(self, name: str) -> None:
+        """Create the secret (no version) if it does not exist: operators do this when they add a YouTube
+        account, so the functions only ever need to add versions to existing token secrets."""
+        self.secret_path(name)
+        try:
+            self._create_secret(name)
+        except gexc.GoogleAPICallError as err:
+            raise _provider_error("creation", name, err) from None
+
     def _create_secret(self, name: str) -> None:
         with contextlib.suppress(gexc.Conflict):  # AlreadyExists: created meanwhile by another instance
             self._client.create_secret(

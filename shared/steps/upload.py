@@ -1,7 +1,8 @@
-"""Step `upload`: resumable upload to YouTube, exactly once.
+"""Step `upload`: the video goes to YouTube through the account pool, exactly once.
 
-The session URI and account are saved on the job before the first byte; a redelivered task resumes
-that session (or finds the finished video) instead of inserting again.
+The glue between the job and shared.youtube.uploader: the job's `upload` record carries the chosen
+account, its quota reservation and the resumable session URI (saved before the first byte), so a
+redelivered task resumes that session — or finds the finished video — instead of inserting again.
 """
 
 from __future__ import annotations
@@ -11,24 +12,36 @@ from pathlib import Path
 
 from shared.bootstrap import Container
 from shared.chain.jobs import StepOutput
-from shared.chain.runner import Deferred, PermanentFailure, StepContext
-from shared.ports import ProviderError, VideoMetadata
+from shared.chain.runner import Deferred, PermanentFailure, StepContext, TransientFailure
+from shared.ports import VideoMetadata
 from shared.steps import load_json, output
-from shared.youtube.accounts import NoAccountAvailable, choose_account, next_pacific_midnight
+from shared.youtube.uploader import (
+    UploadDeferred,
+    Uploader,
+    UploadInterrupted,
+    UploadRefused,
+    UploadTask,
+)
 
-DEFER_REASONS = frozenset({"quotaExceeded", "uploadLimitExceeded"})
+
+def uploader(c: Container, ctx: StepContext) -> Uploader:
+    return Uploader(
+        settings=c.settings,
+        accounts=c.accounts,
+        ledger=c.ledger,
+        rotation=c.rotation,
+        youtube=c.youtube,
+        tokens=c.tokens,
+        view=c.pool_view,
+        now=ctx.now,
+    )
 
 
 def run(ctx: StepContext, c: Container) -> StepOutput:
     job = ctx.job
-    session = job.get("upload") or {}
-    try:
-        account_id = (
-            session.get("account_id")
-            or choose_account(c.accounts.list(), job["request"].get("channel_id")).account_id
-        )
-    except NoAccountAvailable as e:
-        raise Deferred(next_pacific_midnight(ctx.now()), str(e)) from None
+    state = dict(job.get("upload") or {})
+    if state.get("video_id") and state.get("account_id"):  # uploaded by an earlier delivery
+        return _done(state["video_id"], state["account_id"], resumed=True, tries=state.get("tries") or [])
     script = load_json(c.blobs, output(job, "script", "script_uri"))
     meta = VideoMetadata(
         title=script["title"],
@@ -37,26 +50,32 @@ def run(ctx: StepContext, c: Container) -> StepOutput:
         category_id=c.settings.youtube_category_id,
         privacy_status=c.settings.youtube_default_privacy,
     )
-
-    def on_session(uri: str) -> None:
-        ctx.save(upload={"session_uri": uri, "account_id": account_id, "started_at": ctx.now()})
-
     with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
         path = c.blobs.download_to(output(job, "render", "video_uri"), Path(tmp) / "video.mp4")
+        task = UploadTask(
+            job_id=job["job_id"],
+            file_path=path,
+            metadata=meta,
+            state=state,
+            save=lambda record: ctx.save(upload=record),
+            channel_id=job["request"].get("channel_id"),
+            recover=job["steps"]["upload"]["attempts"] > 1,
+            last_attempt=ctx.last_attempt,
+        )
         try:
-            outcome = c.youtube.upload(
-                account_id, path, meta, session_uri=session.get("session_uri"), on_session=on_session
-            )
-        except ProviderError as e:
-            if e.reason in DEFER_REASONS:
-                raise Deferred(next_pacific_midnight(ctx.now()), f"{account_id}: {e.reason}") from None
-            if e.reason == "invalid_grant":
-                raise PermanentFailure(
-                    f"account {account_id} needs re-authorization (invalid_grant)"
-                ) from None
-            raise
+            result = uploader(c, ctx).run(task)
+        except UploadDeferred as e:
+            raise Deferred(e.until, e.reason) from None
+        except UploadRefused as e:
+            raise PermanentFailure(str(e)) from None
+        except UploadInterrupted as e:
+            raise TransientFailure(str(e)) from None
+    return _done(result.video_id, result.account_id, resumed=result.resumed, tries=result.tries)
+
+
+def _done(video_id: str, account_id: str, *, resumed: bool, tries: list) -> StepOutput:
     return StepOutput(
-        outputs={"video_id": outcome.video_id, "resumed": outcome.resumed, "account_id": account_id},
+        outputs={"video_id": video_id, "resumed": resumed, "account_id": account_id, "tries": tries},
         provider=f"youtube:{account_id}",
-        job_updates={"youtube_video_id": outcome.video_id, "account_id": account_id},
+        job_updates={"youtube_video_id": video_id, "account_id": account_id},
     )

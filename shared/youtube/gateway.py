@@ -117,6 +117,39 @@ class GoogleYouTubeGateway:
         with _provider_errors(account_id, "videos.update"):
             self._service(http).videos().update(part="snippet,status", body=body).execute()
 
+    # --- YouTube Analytics v2 --------------------------------------------------------------------------
+    def channel_report(
+        self, account_id: str, *, start_date: str, end_date: str, metrics: str, dimensions: str = "day"
+    ) -> dict[str, Any]:
+        """reports.query for the account's own channel (`ids=channel==MINE`): the result table as
+        {"columns": [...], "rows": [[...], ...]}."""
+        http = self._http(account_id)
+        with _provider_errors(account_id, "youtubeAnalytics.reports.query"):
+            base_url = self._settings.youtube_analytics_base_url
+            if base_url:
+                service = build_from_document(
+                    _discovery_document(base_url, "youtubeAnalytics", "v2"), http=http
+                )
+            else:
+                service = build(
+                    "youtubeAnalytics", "v2", http=http, static_discovery=True, cache_discovery=False
+                )
+            table = (
+                service.reports()
+                .query(
+                    ids="channel==MINE",
+                    startDate=start_date,
+                    endDate=end_date,
+                    metrics=metrics,
+                    dimensions=dimensions,
+                )
+                .execute()
+            )
+        return {
+            "columns": [c["name"] for c in table.get("columnHeaders", [])],
+            "rows": table.get("rows") or [],
+        }
+
     # --- plumbing --------------------------------------------------------------------------------------
     def _http(self, account_id: str) -> google_auth_httplib2.AuthorizedHttp:
         credentials: Credentials = self._tokens.credentials(account_id)
@@ -132,10 +165,10 @@ class GoogleYouTubeGateway:
         return build("youtube", "v3", http=http, static_discovery=True, cache_discovery=False)
 
 
-@functools.lru_cache(maxsize=4)
-def _discovery_document(base_url: str) -> str:
-    """The shipped youtube v3 discovery document, pointed at `base_url` (uploads included)."""
-    document = json.loads(get_static_doc("youtube", "v3"))
+@functools.lru_cache(maxsize=8)
+def _discovery_document(base_url: str, api: str = "youtube", version: str = "v3") -> str:
+    """A shipped discovery document (youtube v3 by default), pointed at `base_url` (uploads included)."""
+    document = json.loads(get_static_doc(api, version))
     root = base_url.rstrip("/") + "/"
     document["rootUrl"] = root
     document["mtlsRootUrl"] = root

@@ -7,6 +7,7 @@ refreshing through the token endpoint and storing the new record (a new secret v
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,17 +75,39 @@ class TokenRecord(BaseModel):
         )
 
 
+def client_secret(settings: Settings, client_id: str) -> str:
+    """The secret of OAuth client `client_id` (see Settings.youtube_client_secrets)."""
+    raw = settings.youtube_client_secrets.get_secret_value()
+    if raw:
+        try:
+            by_client = json.loads(raw)
+        except ValueError:
+            raise ValueError("youtube_client_secrets must be a JSON object {client_id: secret}") from None
+        if isinstance(by_client, dict) and isinstance(by_client.get(client_id), str):
+            return by_client[client_id]
+    return settings.youtube_client_secret.get_secret_value()
+
+
+def oauth_client_id(settings: Settings, pool: str) -> str:
+    """The OAuth client (Google Cloud project) of a quota pool."""
+    return settings.youtube_oauth_clients.get(pool) or settings.youtube_client_id
+
+
+class TokenError(ProviderError):
+    """The account's OAuth token could not be loaded or refreshed (no YouTube API call was made)."""
+
+
 def refresh_failure(exc: Exception, account_id: str) -> ProviderError:
-    """A ProviderError for a failed token refresh; never carries the client secret or a token."""
+    """A TokenError for a failed token refresh; never carries the client secret or a token."""
     if isinstance(exc, TransportError):
-        return ProviderError(
+        return TokenError(
             f"token endpoint unreachable for account {account_id}",
             transient=True,
             provider=PROVIDER,
             reason="token_endpoint_unavailable",
         )
     transient, reason = _classify_refresh_error(exc)
-    return ProviderError(
+    return TokenError(
         f"token refresh failed for account {account_id}: {reason}",
         transient=transient,
         provider=PROVIDER,
@@ -126,7 +149,7 @@ class TokenStore:
         try:
             raw = self._secrets.get(self.secret_name(account_id))
         except KeyError:
-            raise ProviderError(
+            raise TokenError(
                 f"no OAuth token stored for account {account_id}",
                 transient=False,
                 provider=PROVIDER,
@@ -136,7 +159,7 @@ class TokenStore:
             return TokenRecord.model_validate_json(raw)
         except ValidationError:
             # The validation error would echo the secret's content: keep it out of the message and chain.
-            raise ProviderError(
+            raise TokenError(
                 f"the stored OAuth token of account {account_id} is not a token record",
                 transient=False,
                 provider=PROVIDER,
@@ -151,7 +174,7 @@ class TokenStore:
         record = self.load(account_id)
         if record.expires_within(self._settings.token_refresh_buffer_s):
             record = self._refresh(account_id, record)
-        return record.to_credentials(self._client_secret())
+        return record.to_credentials(self.client_secret(record.client_id))
 
     def refresh_if_due(self, account_id: str) -> bool:
         """The scheduled proactive check: refresh when within the buffer. True when refreshed."""
@@ -165,11 +188,13 @@ class TokenStore:
         """Refresh now, whatever the expiry (e.g. after the API said 401), and store the result."""
         return self._refresh(account_id, self.load(account_id))
 
-    def _client_secret(self) -> str:
-        return self._settings.youtube_client_secret.get_secret_value()
+    def client_secret(self, client_id: str) -> str:
+        """The secret of an OAuth client: from youtube_client_secrets when listed there (one client per
+        quota pool), else youtube_client_secret."""
+        return client_secret(self._settings, client_id)
 
     def _refresh(self, account_id: str, record: TokenRecord) -> TokenRecord:
-        credentials = record.to_credentials(self._client_secret())
+        credentials = record.to_credentials(self.client_secret(record.client_id))
         retrying = Retrying(
             stop=stop_after_attempt(self._settings.token_refresh_attempts),
             wait=wait_exponential(multiplier=0.2, max=2),

@@ -12,6 +12,9 @@ BENCHES = [
     ("cold import per entry point", ["bench_cold_import.py", "--repeat", "5"]),
     ("render 60 s at 720p", ["bench_render.py", "--seconds", "60"]),
     ("Stripe webhook: new and duplicate events", ["bench_webhook.py", "--events", "300"]),
+    ("rotation pick for 15, 100, 1,000 accounts", ["bench_rotation.py"]),
+    ("quota ledger with 1, 4, 16 workers (Firestore emulator)", ["bench_ledger.py", "--seconds", "5"]),
+    ("a simulated day at 15, 100, 1,000 accounts", ["bench_simulated_day.py"]),
 ]
 
 

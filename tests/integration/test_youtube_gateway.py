@@ -85,6 +85,7 @@ def server():
 def sandbox(server: ServerThread) -> Sandbox:
     box = Sandbox(server)
     box.post("/_control/reset")  # faults and call log; videos stay, so tests use their own accounts
+    box.post("/_control/quota", {"reset": True})  # the sandbox enforces quota per OAuth client and day
     return box
 
 

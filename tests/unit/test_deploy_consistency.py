@@ -527,10 +527,10 @@ def test_entry_points_are_the_functions_framework_decorated_functions() -> None:
 
 # --- The checker notices one-sided changes ------------------------------------------------------------
 def test_function_added_to_the_code_only_is_detected(tf: Terraform, module: Terraform) -> None:
-    names = (*manifest().entry_points, "token_refresh")
-    traits = {**TRAITS, "token_refresh": Traits(schedule="*/5 * * * *", youtube_tokens=True)}
+    names = (*manifest().entry_points, "health_check")
+    traits = {**TRAITS, "health_check": Traits(schedule="*/5 * * * *", youtube_tokens=True)}
     problems = consistency_problems(build_manifest(names, traits), tf, module)
-    assert any("token_refresh is not deployed" in p for p in problems), problems
+    assert any("health_check is not deployed" in p for p in problems), problems
 
 
 def test_function_added_to_terraform_only_is_detected(tf: Terraform, module: Terraform) -> None:
@@ -545,16 +545,16 @@ def test_entry_point_without_traits_is_detected(tf: Terraform, module: Terraform
 
 
 def test_both_sides_updated_together_pass(tf: Terraform, module: Terraform) -> None:
-    names = (*manifest().entry_points, "token_refresh")
+    names = (*manifest().entry_points, "health_check")
     traits = {
         **TRAITS,
-        "token_refresh": Traits(
+        "health_check": Traits(
             schedule="*/5 * * * *", youtube_tokens=True, secrets=("youtube_client_secret",)
         ),
     }
     altered = _with_function(
         tf,
-        "token_refresh",
+        "health_check",
         kind="scheduled",
         schedule="*/5 * * * *",
         youtube_tokens=True,
@@ -652,11 +652,11 @@ def test_public_set_is_checked(tf: Terraform, module: Terraform) -> None:
 
 
 def test_scheduled_function_schedule_is_checked(tf: Terraform, module: Terraform) -> None:
-    names = (*manifest().entry_points, "analytics_sync")
-    traits = {**TRAITS, "analytics_sync": Traits(schedule="0 9 * * *")}
-    altered = _with_function(tf, "analytics_sync", kind="scheduled", schedule="0 10 * * *")
+    names = (*manifest().entry_points, "health_check")
+    traits = {**TRAITS, "health_check": Traits(schedule="0 9 * * *")}
+    altered = _with_function(tf, "health_check", kind="scheduled", schedule="0 10 * * *")
     problems = consistency_problems(build_manifest(names, traits), altered, module)
-    assert any("analytics_sync: schedule" in p for p in problems), problems
+    assert any("health_check: schedule" in p for p in problems), problems
 
     unscheduled = copy.deepcopy(altered)
     del unscheduled.resources[("google_cloud_scheduler_job", "function")]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -127,6 +128,23 @@ def test_calls_are_logged_and_reset_keeps_the_videos(client: FlaskClient) -> Non
 
 
 # --- tokens and channels --------------------------------------------------------------------------------
+def authorize(client: FlaskClient, verifier: str = "v" * 43, **changes: str):
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = {
+        "client_id": "c",
+        "redirect_uri": "http://127.0.0.1/cb",
+        "response_type": "code",
+        "scope": "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube",
+        "access_type": "offline",
+        "prompt": "consent",
+        "state": "opaque-state",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **changes,
+    }
+    return client.get(f"/o/oauth2/auth?{urlencode(query)}")
+
+
 def test_refresh_and_authorization_code_grants(client: FlaskClient) -> None:
     refreshed = client.post(
         "/token",
@@ -135,18 +153,79 @@ def test_refresh_and_authorization_code_grants(client: FlaskClient) -> None:
     assert (refreshed["expires_in"], refreshed["token_type"], refreshed["scope"]) == (3600, "Bearer", "s1 s2")
     assert "refresh_token" not in refreshed
 
+    approved = authorize(client)
+    assert approved.status_code == 302
+    target = urlsplit(approved.headers["Location"])
+    answer = parse_qs(target.query)
+    assert (target.netloc, target.path, answer["state"]) == ("127.0.0.1", "/cb", ["opaque-state"])
     form = {
         "grant_type": "authorization_code",
-        "code": "4/code",
+        "code": answer["code"][0],
         "code_verifier": "v" * 43,
         "redirect_uri": "http://127.0.0.1/cb",
         "client_id": "c",
     }
+    wrong_verifier = client.post("/token", data={**form, "code_verifier": "w" * 43})
+    assert (wrong_verifier.status_code, wrong_verifier.json["error"]) == (400, "invalid_grant")
     exchanged = client.post("/token", data=form).json
     assert exchanged["refresh_token"] and exchanged["access_token"]
-    assert client.post("/token", data=form).json["refresh_token"] == exchanged["refresh_token"]
+    replayed = client.post("/token", data=form)  # a code works once
+    assert (replayed.status_code, replayed.json["error"]) == (400, "invalid_grant")
     missing = client.post("/token", data={**form, "code_verifier": ""})
     assert (missing.status_code, missing.json["error"]) == (400, "invalid_request")
+
+
+def test_authorization_checks_its_request_and_can_be_denied(client: FlaskClient) -> None:
+    assert authorize(client, code_challenge_method="plain").status_code == 400
+    assert authorize(client, scope="https://www.googleapis.com/auth/youtube").json["error"] == "invalid_scope"
+    online = parse_qs(urlsplit(authorize(client, access_type="online").headers["Location"]).query)
+    form = {
+        "grant_type": "authorization_code",
+        "code": online["code"][0],
+        "code_verifier": "v" * 43,
+        "redirect_uri": "http://127.0.0.1/cb",
+        "client_id": "c",
+    }
+    assert "refresh_token" not in client.post("/token", data=form).json  # no offline access asked
+
+    client.post("/_control/consent", json={"deny": True})
+    denied = parse_qs(urlsplit(authorize(client).headers["Location"]).query)
+    assert denied == {"error": ["access_denied"], "state": ["opaque-state"]}
+
+
+def test_quota_is_enforced_per_oauth_client_and_charged_per_call(client: FlaskClient) -> None:
+    client.post(
+        "/_control/quota",
+        json={"profile": {"buckets": {"units": 3}, "costs": {"channels.list": ["units", 1]}}, "reset": True},
+    )
+    first = access_token(client, "1//client-a")
+    other = client.post(
+        "/token", data={"grant_type": "refresh_token", "refresh_token": "1//client-b", "client_id": "d"}
+    ).json["access_token"]
+    statuses = [
+        client.get("/youtube/v3/channels?mine=true", headers=auth(first)).status_code for _ in range(2)
+    ]
+    statuses.append(client.get("/youtube/v3/channels", headers=auth(first)).status_code)  # 400: still 1 unit
+    statuses.append(client.get("/youtube/v3/channels?part=id&mine=true", headers=auth(first)).status_code)
+    assert statuses == [400, 400, 400, 403]
+    assert client.get("/youtube/v3/channels?part=id&mine=true", headers=auth(other)).status_code == 200
+    quota = client.get("/_control/quota").json
+    assert quota["clients"]["c"]["used"] == {"units": 3} and quota["clients"]["c"]["quota_exceeded"] == 1
+    assert quota["clients"]["d"]["used"] == {"units": 1} and quota["quota_exceeded"] == 1
+
+
+def test_analytics_reports_by_day_for_the_authorised_channel(client: FlaskClient) -> None:
+    token = access_token(client)
+    query = "ids=channel==MINE&startDate=2026-01-01&endDate=2026-01-03&metrics=views,likes&dimensions=day"
+    table = client.get(f"/v2/reports?{query}", headers=auth(token)).json
+    assert [h["name"] for h in table["columnHeaders"]] == ["day", "views", "likes"]
+    assert [r[0] for r in table["rows"]] == ["2026-01-01", "2026-01-02", "2026-01-03"]
+    assert all(r[1] > 0 and r[2] >= 0 for r in table["rows"])
+    assert client.get(f"/v2/reports?{query}", headers=auth(token)).json == table  # stable
+    bad = client.get(f"/v2/reports?{query.replace('views', 'revenue')}", headers=auth(token))
+    assert bad.status_code == 400
+    other = client.get(f"/v2/reports?{query.replace('MINE', 'UCsomeoneElse')}", headers=auth(token))
+    assert other.status_code == 403
 
 
 def test_the_api_wants_a_live_bearer_token(client: FlaskClient) -> None:
