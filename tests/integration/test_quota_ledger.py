@@ -71,10 +71,8 @@ def test_sixteen_threads_reserve_exactly_the_capacity_and_never_pass_a_limit(c: 
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    t0 = time.monotonic()
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(reserve, range(demand)))
-    elapsed = time.monotonic() - t0
     done.set()
     watcher.join()
 
@@ -90,7 +88,6 @@ def test_sixteen_threads_reserve_exactly_the_capacity_and_never_pass_a_limit(c: 
     assert sum(p.videos for p in view.pools.values()) == capacity
     for pool, spent in spent_per_pool(c.ledger).items():
         assert quota.within_limits(c.ledger.profile(pool), "categories", spent) == []
-    assert elapsed < 120  # it finishes (the pytest timeout would say the same, later)
 
 
 def test_settlement_records_what_calls_cost_and_release_gives_back(c: Container) -> None:
