@@ -3,10 +3,14 @@ media probe that parses `ffmpeg -i` (the static build has no ffprobe)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import re
+import resource
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,7 @@ class FFmpegRun:
     returncode: int
     stderr_tail: str
     seconds: float
+    peak_rss_bytes: int = 0  # the ffmpeg child's own peak resident memory (wait4's ru_maxrss)
 
 
 def run_ffmpeg(
@@ -43,38 +48,53 @@ def run_ffmpeg(
 ) -> FFmpegRun:
     """Run `ffmpeg <args>` (stdin closed, banner hidden). With `check`, a non-zero exit or a timeout
     raises ProviderError carrying the tail of stderr; `transient` is True for timeouts, signals and
-    resource exhaustion, False otherwise (bad input does not get better by retrying)."""
+    resource exhaustion, False otherwise (bad input does not get better by retrying).
+
+    The child is reaped with wait4, so the run reports that child's own peak memory, not the
+    maximum over every child this process ever had (RUSAGE_CHILDREN)."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
     with tempfile.TemporaryFile() as err:
         started = time.monotonic()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+
+        timer = threading.Timer(timeout_s, kill)
+        timer.start()
         try:
-            proc = subprocess.run(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                cwd=cwd,
-                timeout=timeout_s,
-            )
-        except subprocess.TimeoutExpired:
-            tail = _tail(err)
-            raise ProviderError(
-                f"ffmpeg timed out after {timeout_s:g} s: {tail_text(tail)}",
-                transient=True,
-                provider=PROVIDER,
-                reason="timeout",
-            ) from None
+            _, status, rusage = os.wait4(proc.pid, 0)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): never leave ffmpeg running behind us
+            kill()
+            proc.wait()
+            raise
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
         seconds = time.monotonic() - started
         tail = _tail(err)
-    if check and proc.returncode != 0:
-        transient = proc.returncode < 0 or any(m in tail for m in _TRANSIENT_MARKERS)
+    if timed_out.is_set():
         raise ProviderError(
-            f"ffmpeg failed (exit {proc.returncode}): {tail_text(tail)}",
+            f"ffmpeg timed out after {timeout_s:g} s: {tail_text(tail)}",
+            transient=True,
+            provider=PROVIDER,
+            reason="timeout",
+        )
+    returncode = os.waitstatus_to_exitcode(status)
+    if check and returncode != 0:
+        transient = returncode < 0 or any(m in tail for m in _TRANSIENT_MARKERS)
+        raise ProviderError(
+            f"ffmpeg failed (exit {returncode}): {tail_text(tail)}",
             transient=transient,
             provider=PROVIDER,
-            reason="signal" if proc.returncode < 0 else "exit_status",
+            reason="signal" if returncode < 0 else "exit_status",
         )
-    return FFmpegRun(returncode=proc.returncode, stderr_tail=tail, seconds=seconds)
+    return FFmpegRun(
+        returncode=returncode, stderr_tail=tail, seconds=seconds, peak_rss_bytes=rusage.ru_maxrss * 1024
+    )
 
 
 def _tail(stream) -> str:
