@@ -155,6 +155,15 @@ class KeyValueCache(Protocol):
     def put(self, key: str, value: dict[str, Any], ttl_s: float) -> None: ...
 
 
+class ScriptLibrary(Protocol):
+    """Scripts a model wrote, kept a while so a later job on a similar topic can fall back to one."""
+
+    def add(self, entry_id: str, entry: dict[str, Any], ttl_s: float) -> None: ...
+    def candidates(self, keywords: list[str], limit: int = 50) -> list[dict[str, Any]]:
+        """Unexpired entries sharing at least one keyword (`entry["keywords"]`)."""
+        ...
+
+
 # A ledger transition reads the current documents (absent ones as {}) and returns (result, writes):
 # writes maps document ids to their new content; ids not in it are left alone.
 LedgerTransition = Callable[[dict[str, dict[str, Any]]], tuple[Any, dict[str, dict[str, Any]]]]

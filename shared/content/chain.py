@@ -40,6 +40,15 @@ class Link(Generic[T]):
     run: Callable[[], T]
 
 
+@dataclass(frozen=True)
+class Provided(Generic[T]):
+    """What a link may return instead of a bare value to name the provider more precisely
+    (e.g. "openai:gpt-3.5-turbo (cache)")."""
+
+    value: T
+    provider: str
+
+
 @dataclass
 class Served(Generic[T]):
     value: T
@@ -67,7 +76,7 @@ def describe(exc: BaseException) -> str:
     return str(exc)[:300]
 
 
-def run_chain(what: str, links: Sequence[Link[T]]) -> Served[T]:
+def run_chain(what: str, links: Sequence[Link[Any]]) -> Served[Any]:
     """The first link that serves; the ones passed over, with their reasons."""
     fallbacks: list[Fallback] = []
     transient = False
@@ -81,6 +90,8 @@ def run_chain(what: str, links: Sequence[Link[T]]) -> Served[T]:
             transient = transient or exc.transient
             fallbacks.append(Fallback(link.name, describe(exc)))
             continue
+        if isinstance(value, Provided):
+            return Served(value.value, value.provider, fallbacks)
         return Served(value, link.name, fallbacks)
     raise ChainExhausted(what, fallbacks, transient)
 

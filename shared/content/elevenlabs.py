@@ -47,7 +47,9 @@ class ElevenLabsSynthesizer:
             )
         self._base_url = settings.elevenlabs_base_url.rstrip("/")
         self._model_id = settings.elevenlabs_model_id
-        self._api = HttpApi(PROVIDER, timeout_s=settings.elevenlabs_timeout_s, error_detail=_detail, reason_for=_reason)
+        self._api = HttpApi(
+            PROVIDER, timeout_s=settings.elevenlabs_timeout_s, error_detail=_detail, reason_for=_reason
+        )
 
     def synthesize(self, text: str, *, voice: str, language_code: str, sample_rate_hz: int) -> bytes:
         rate = min(PCM_RATES, key=lambda r: abs(r - sample_rate_hz))
@@ -61,12 +63,19 @@ class ElevenLabsSynthesizer:
             json={
                 "text": text,
                 "model_id": self._model_id,
-                "voice_settings": {"stability": 0.5, "similarity_boost": 0.75, "style": 0.4, "use_speaker_boost": True},
+                "voice_settings": {
+                    "stability": 0.5,
+                    "similarity_boost": 0.75,
+                    "style": 0.4,
+                    "use_speaker_boost": True,
+                },
             },
         )
         pcm = resp.content
         if not pcm:
-            raise ProviderError(f"{PROVIDER} {what}: empty audio", transient=True, provider=PROVIDER, reason="empty_audio")
+            raise ProviderError(
+                f"{PROVIDER} {what}: empty audio", transient=True, provider=PROVIDER, reason="empty_audio"
+            )
         if rate != sample_rate_hz:
             raise ProviderError(
                 f"{PROVIDER}: {sample_rate_hz} Hz is not one of its PCM rates {PCM_RATES}",

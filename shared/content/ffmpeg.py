@@ -7,7 +7,6 @@ import contextlib
 import functools
 import os
 import re
-import resource
 import subprocess
 import tempfile
 import threading

@@ -57,7 +57,7 @@ class HttpApi:
         resp.close()
         return ProviderError(
             f"{self.provider} {what}: HTTP {status}: {detail}"[:500],
-            transient=status in TRANSIENT_STATUS or status >= 500,
+            transient=status in TRANSIENT_STATUS or status >= 500 or reason == "rate_limited",
             provider=self.provider,
             reason=reason,
             retry_after_s=retry_after_seconds(resp.headers.get("Retry-After")),
@@ -97,7 +97,11 @@ class HttpApi:
                     reason="too_large",
                 )
             resp.raw.decode_content = True
-            yield Fetched(stream=_Capped(resp.raw, max_bytes, self.provider, what), content_type=content_type, size_bytes=size)
+            yield Fetched(
+                stream=_Capped(resp.raw, max_bytes, self.provider, what),
+                content_type=content_type,
+                size_bytes=size,
+            )
         finally:
             resp.close()
 

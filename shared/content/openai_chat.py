@@ -98,5 +98,7 @@ def provider_error(exc: openai.APIError, model: str, api_key: str) -> ProviderEr
         transient=transient,
         provider=PROVIDER,
         reason=str(reason),
-        retry_after_s=retry_after_seconds(response.headers.get("retry-after")) if response is not None else None,
+        retry_after_s=retry_after_seconds(response.headers.get("retry-after"))
+        if response is not None
+        else None,
     )

@@ -37,5 +37,7 @@ class OpenAIImageGenerator:
             raise provider_error(exc, model, self._api_key) from None
         data = response.data[0].b64_json if response.data else None
         if not data:
-            raise ProviderError(f"OpenAI {model}: no image returned", transient=True, provider=PROVIDER, reason="empty_image")
+            raise ProviderError(
+                f"OpenAI {model}: no image returned", transient=True, provider=PROVIDER, reason="empty_image"
+            )
         return GeneratedImage(data=base64.b64decode(data), model=model, size=size)

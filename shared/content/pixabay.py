@@ -52,7 +52,9 @@ class PixabaySearch:
                 url = hit.get("largeImageURL") or hit.get("webformatURL")
                 if url:
                     items.append(
-                        MediaItem(PROVIDER, str(hit["id"]), url, hit.get("imageWidth", 0), hit.get("imageHeight", 0))
+                        MediaItem(
+                            PROVIDER, str(hit["id"]), url, hit.get("imageWidth", 0), hit.get("imageHeight", 0)
+                        )
                     )
             else:
                 files = [f for f in (hit.get("videos") or {}).values() if f.get("url")]
@@ -60,7 +62,14 @@ class PixabaySearch:
                 if fitting:
                     best = max(fitting, key=lambda f: f.get("width") or 0)
                     items.append(
-                        MediaItem(PROVIDER, str(hit["id"]), best["url"], best.get("width", 0), best.get("height", 0), "video")
+                        MediaItem(
+                            PROVIDER,
+                            str(hit["id"]),
+                            best["url"],
+                            best.get("width", 0),
+                            best.get("height", 0),
+                            "video",
+                        )
                     )
         return items[:count]
 

@@ -77,7 +77,9 @@ class RenderOptions:
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
-            raise ValueError(f"frame size must be positive and even for yuv420p, got {self.width}x{self.height}")
+            raise ValueError(
+                f"frame size must be positive and even for yuv420p, got {self.width}x{self.height}"
+            )
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
 
@@ -139,10 +141,15 @@ def render_video(inputs: RenderInputs, out_path: Path, options: RenderOptions) -
             margin = prepare_stills(used, work, options.width, options.height)
         except ProviderError as exc:
             raise ProviderError(
-                f"render of {out_path.name} failed: {exc}", transient=False, provider=PROVIDER, reason=exc.reason
+                f"render of {out_path.name} failed: {exc}",
+                transient=False,
+                provider=PROVIDER,
+                reason=exc.reason,
             ) from exc
         counts = frame_counts(total_frames, len(used))
-        write_concat(work / "stills.ffconcat", [(f"still-{i:03d}.jpg", n / options.fps) for i, n in enumerate(counts)])
+        write_concat(
+            work / "stills.ffconcat", [(f"still-{i:03d}.jpg", n / options.fps) for i, n in enumerate(counts)]
+        )
         captions = [c for c in inputs.captions if c.start_s < duration_s and c.text.strip()]
         strip_h = 0
         if captions:
@@ -484,5 +491,12 @@ def _draw_caption(text: str, style: CaptionStyle, width: int, strip_h: int, max_
             (0, 0, (255, 255, 255, 255)),
         ):
             stroke = (0, 0, 0, fill[3])
-            draw.text((x + dx, y + dy), line, font=font, fill=fill, stroke_width=style.outline_px, stroke_fill=stroke)
+            draw.text(
+                (x + dx, y + dy),
+                line,
+                font=font,
+                fill=fill,
+                stroke_width=style.outline_px,
+                stroke_fill=stroke,
+            )
     return image

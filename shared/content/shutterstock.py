@@ -33,13 +33,29 @@ class ShutterstockSearch:
             "GET",
             f"{self._base_url}/v2/images/search",
             what,
-            params={"query": query, "per_page": max(1, min(count, MAX_PER_PAGE)), "orientation": "horizontal"},
+            params={
+                "query": query,
+                "per_page": max(1, min(count, MAX_PER_PAGE)),
+                "orientation": "horizontal",
+            },
             headers=self._headers,
         )
         items = []
         for image in self._api.json(resp, what).get("data", []):
-            preview = (image.get("assets") or {}).get("huge_thumb") or (image.get("assets") or {}).get("preview") or {}
-            items.append(MediaItem(PROVIDER, str(image["id"]), preview.get("url", ""), preview.get("width", 0), preview.get("height", 0)))
+            preview = (
+                (image.get("assets") or {}).get("huge_thumb")
+                or (image.get("assets") or {}).get("preview")
+                or {}
+            )
+            items.append(
+                MediaItem(
+                    PROVIDER,
+                    str(image["id"]),
+                    preview.get("url", ""),
+                    preview.get("width", 0),
+                    preview.get("height", 0),
+                )
+            )
         return items[:count]
 
     @contextlib.contextmanager
@@ -57,6 +73,10 @@ class ShutterstockSearch:
         url = ((licensed or {}).get("download") or {}).get("url")
         if not url:
             errors = "; ".join(str(e.get("message", e)) for e in body.get("errors", [])) or "no download URL"
-            raise ProviderError(f"shutterstock {what}: {errors}", transient=False, provider=PROVIDER, reason="license_failed")
-        with self._api.fetch(url, f"download {item.item_id}", expect="image/", max_bytes=self._max_bytes) as f:
+            raise ProviderError(
+                f"shutterstock {what}: {errors}", transient=False, provider=PROVIDER, reason="license_failed"
+            )
+        with self._api.fetch(
+            url, f"download {item.item_id}", expect="image/", max_bytes=self._max_bytes
+        ) as f:
             yield f

@@ -123,7 +123,9 @@ class FirestoreScriptLibrary:
         self._col = client.collection(f"{prefix}script_library")
 
     def add(self, entry_id: str, entry: dict[str, Any], ttl_s: float) -> None:
-        self._col.document(cache_doc_id(entry_id)).set({**entry, "expires_at": _now() + timedelta(seconds=ttl_s)})
+        self._col.document(cache_doc_id(entry_id)).set(
+            {**entry, "expires_at": _now() + timedelta(seconds=ttl_s)}
+        )
 
     def candidates(self, keywords: list[str], limit: int = 50) -> list[dict[str, Any]]:
         if not keywords:
@@ -131,5 +133,7 @@ class FirestoreScriptLibrary:
         query = self._col.where(filter=firestore.FieldFilter("keywords", "array_contains_any", keywords[:30]))
         now = _now()
         return [
-            d for d in (s.to_dict() for s in query.limit(limit).stream()) if d.get("expires_at") and d["expires_at"] > now
+            d
+            for d in (s.to_dict() for s in query.limit(limit).stream())
+            if d.get("expires_at") and d["expires_at"] > now
         ]

@@ -78,7 +78,9 @@ class Budgets:
         self._clock = clock or (lambda: datetime.now(UTC))
 
     # --- planning --------------------------------------------------------------------------------------
-    def charges(self, kind: str, job_id: str, cost_usd: Decimal, *, elevenlabs_chars: int = 0) -> list[Charge]:
+    def charges(
+        self, kind: str, job_id: str, cost_usd: Decimal, *, elevenlabs_chars: int = 0
+    ) -> list[Charge]:
         s, now = self._s, self._clock()
         day, month = now.strftime("%Y-%m-%d"), now.strftime("%Y-%m")
         amount = to_micros(cost_usd)
@@ -90,7 +92,9 @@ class Budgets:
             "all_per_video": (f"all-video:{job_id}", "all providers per video", s.budget_per_video_usd),
         }
         out = [
-            Charge(doc_id=limits[name][0], label=limits[name][1], limit=to_micros(limits[name][2]), amount=amount)
+            Charge(
+                doc_id=limits[name][0], label=limits[name][1], limit=to_micros(limits[name][2]), amount=amount
+            )
             for name in KINDS[kind]
         ]
         if elevenlabs_chars:
@@ -110,7 +114,9 @@ class Budgets:
         """Reserve every charge at once, or none (OverBudget names the first limit that would pass)."""
         reservation = Reservation(uuid.uuid4().hex, tuple(charges))
         now = self._clock()
-        result = self._store.transact([c.doc_id for c in charges], lambda docs: reserve_transition(docs, charges, now))
+        result = self._store.transact(
+            [c.doc_id for c in charges], lambda docs: reserve_transition(docs, charges, now)
+        )
         if isinstance(result, OverBudget):
             raise result
         return reservation

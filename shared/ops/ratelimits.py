@@ -39,5 +39,5 @@ class RateLimiter:
             raise Skipped(f"{provider} rate limit: {limit} requests per {window_s} s already used")
 
     def limited_for(self, provider: str, seconds: float) -> None:
-        """The provider said to come back in `seconds` (429 Retry-After): every instance skips it until then."""
+        """The provider said to come back in `seconds` (429 Retry-After): every instance skips it."""
         self._slots.set_limited_until(provider, self._clock() + timedelta(seconds=seconds))
