@@ -47,10 +47,14 @@ TRAITS: dict[str, Traits] = {
     "video_request": Traits(enqueues=(graph.FIRST_STEP,)),
     "job_status": Traits(firestore="read"),
     "step_script": Traits(secrets=("openai_api_key",), media="write"),
-    # Google Cloud TTS authenticates with the function's own identity: no key.
-    "step_voice": Traits(media="write"),
-    "step_media": Traits(secrets=("pexels_api_key",), media="write"),
-    "step_thumbnail": Traits(media="write"),
+    # Google Cloud TTS authenticates with the function's own identity; ElevenLabs (premium) with a key.
+    "step_voice": Traits(secrets=("elevenlabs_api_key",), media="write"),
+    "step_media": Traits(
+        secrets=("pexels_api_key", "pixabay_api_key", "unsplash_access_key", "shutterstock_api_token"),
+        media="write",
+    ),
+    # OpenAI image generation, then the Pillow template.
+    "step_thumbnail": Traits(secrets=("openai_api_key",), media="write"),
     "step_render": Traits(media="write"),
     # A low score sends the job back to script once, with feedback.
     "step_quality": Traits(media="read", enqueues=(graph.FIRST_STEP,)),
@@ -84,7 +88,8 @@ MEDIA_ARTEFACT_PREFIX = "jobs/"
 
 # Collections whose documents carry `TTL_FIELD` and are deleted by Firestore once it has passed.
 TTL_FIELD = "expires_at"
-TTL_COLLECTIONS: tuple[str, ...] = ("cache", "stripe_events")
+# `rate_slots` is the collection group of the rate-limit windows' slot documents (shared.gcp.firestore_state).
+TTL_COLLECTIONS: tuple[str, ...] = ("cache", "stripe_events", "rate_slots", "script_library")
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ locals {
   }
 
   # Collections whose documents carry `expires_at` and are deleted by Firestore after it
-  # (shared.manifest.TTL_COLLECTIONS): provider response caches and the Stripe event log.
-  firestore_ttl_collections = ["cache", "stripe_events"]
+  # (shared.manifest.TTL_COLLECTIONS): provider response caches, the Stripe event log, the rate-limit
+  # windows' slot documents and the library of scripts kept for "cached similar".
+  firestore_ttl_collections = ["cache", "stripe_events", "rate_slots", "script_library"]
 }
 
 resource "google_firestore_database" "main" {

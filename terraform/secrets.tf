@@ -11,9 +11,13 @@ locals {
   token_secret_prefix = "youtube-token-"
 
   secrets = {
-    openai_api_key        = "OpenAI API key: scripts (and thumbnail images)."
-    pexels_api_key        = "Pexels API key: stock media search."
-    youtube_client_secret = "OAuth client secret of the YouTube app: token refresh and onboarding."
+    openai_api_key         = "OpenAI API key: scripts and thumbnail images."
+    pexels_api_key         = "Pexels API key: stock media search."
+    pixabay_api_key        = "Pixabay API key: stock media search (second in the media chain)."
+    unsplash_access_key    = "Unsplash access key: stills (third in the media chain)."
+    shutterstock_api_token = "Shutterstock API token: premium stock for high-value jobs."
+    elevenlabs_api_key     = "ElevenLabs API key: premium narration."
+    youtube_client_secret  = "OAuth client secret of the YouTube app: token refresh and onboarding."
   }
 }
 

@@ -192,11 +192,14 @@ def _synthesize(
     billed = 0
     requests = 0
     cached_parts = 0
+    synths: list[SpeechSynthesizer] = []
     try:
-        synth = factory()
 
         def speak(part_text: str) -> bytes:
             nonlocal billed, requests
+            if not synths:  # built only when a part is not cached: a narration in the cache needs no client
+                synths.append(factory())
+            synth = synths[0]
             wav = svc.retry.call(
                 lambda: synth.synthesize(
                     part_text,

@@ -13,7 +13,13 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 from shared.config import Settings
 from shared.content.ffmpeg import run_ffmpeg
 from shared.content.quality import assess, measure_loudness, probe_media
-from shared.content.render import RenderInputs, RenderResult, captions_from_narration, render_video
+from shared.content.render import (
+    RenderInputs,
+    RenderOptions,
+    RenderResult,
+    captions_from_narration,
+    render_video,
+)
 from shared.ports import ProviderError
 
 pytestmark = pytest.mark.integration
@@ -74,15 +80,8 @@ def render(
         music=music,
     )
     out = tmp / f"{name}.mp4"
-    result = render_video(
-        inputs,
-        out,
-        width=width,
-        height=height,
-        fps=SETTINGS.video_fps,
-        preset=SETTINGS.x264_preset,
-        timeout_s=timeout_s,
-    )
+    options = RenderOptions.from_settings(SETTINGS, width=width, height=height, timeout_s=timeout_s)
+    result = render_video(inputs, out, options)
     return out, result
 
 
@@ -116,7 +115,7 @@ def test_render_is_h264_aac_at_frame_size_lasting_the_narration(rendered):
     probe = probe_media(video)
     assert (probe.video_codec, probe.audio_codec) == ("h264", "aac")
     assert (probe.width, probe.height) == (1280, 720)
-    assert probe.fps == 30
+    assert probe.fps == SETTINGS.video_fps == 24
     assert probe.duration_s == pytest.approx(NARRATION_S, rel=0.02)
     assert result.duration_s == pytest.approx(NARRATION_S, rel=0.02)
     assert result.size_bytes == video.stat().st_size > 0
@@ -275,8 +274,8 @@ def test_a_corrupt_still_raises_provider_error_with_ffmpeg_reason(media):
         render(media, "broken", 1.0, stills=[broken])
     assert caught.value.provider == "ffmpeg"
     assert caught.value.transient is False
-    assert "render of broken.mp4 failed" in str(caught.value)
-    assert "Invalid data" in str(caught.value) or "JPEG" in str(caught.value)
+    assert caught.value.reason == "bad_still"
+    assert "render of broken.mp4 failed: still 0 (broken.jpg) is not a readable image" in str(caught.value)
     assert not (media / "broken.mp4").exists()
     assert not (media / "broken.mp4.partial").exists()
 
