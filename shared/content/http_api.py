@@ -111,10 +111,12 @@ class _Capped:
 
     def __init__(self, raw: BinaryIO, max_bytes: int, provider: str, what: str) -> None:
         self._raw, self._left, self._provider, self._what = raw, max_bytes, provider, what
+        self._position = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size if size is not None and size >= 0 else self._left + 1)
         self._left -= len(data)
+        self._position += len(data)
         if self._left < 0:
             raise ProviderError(
                 f"{self._provider} {self._what}: larger than allowed",
@@ -126,6 +128,9 @@ class _Capped:
 
     def readable(self) -> bool:
         return True
+
+    def tell(self) -> int:  # resumable uploads ask where the stream stands
+        return self._position
 
 
 def _default_detail(resp: requests.Response) -> str:

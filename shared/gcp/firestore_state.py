@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from shared.gcp.firestore_jobs import _contended
 from shared.ports import LedgerTransition
@@ -31,19 +32,30 @@ def cache_doc_id(key: str) -> str:
 
 
 class FirestoreLedger:
-    """LedgerStore: one transaction reads every document of a reservation and writes the changed ones."""
+    """LedgerStore: one transaction reads every document of a reservation and writes the changed ones.
+
+    Budget documents are shared by every job (a day's, a month's), so transactions on them contend.
+    Two things keep that from collapsing (the emulator, like Firestore, serialises them): an instance
+    runs one ledger transaction at a time (its threads would only contend with each other), and a lost
+    race is retried after a jittered, growing pause instead of at once (the client's own retries have
+    no pause, so contenders collide again and again)."""
 
     def __init__(self, client: firestore.Client, prefix: str = "") -> None:
         self._db = client
         self._col = client.collection(f"{prefix}budgets")
+        self._lock = threading.Lock()
+
+    def transact(self, doc_ids: list[str], transition: LedgerTransition) -> Any:
+        with self._lock:
+            return self._transact(doc_ids, transition)
 
     @retry(
         retry=retry_if_exception(_contended),
-        wait=wait_random_exponential(multiplier=0.05, max=2),
-        stop=stop_after_attempt(10),
+        wait=wait_random_exponential(multiplier=0.02, max=1.0),
+        stop=stop_after_delay(90),
         reraise=True,
     )
-    def transact(self, doc_ids: list[str], transition: LedgerTransition) -> Any:
+    def _transact(self, doc_ids: list[str], transition: LedgerTransition) -> Any:
         refs = {doc_id: self._col.document(doc_id) for doc_id in dict.fromkeys(doc_ids)}
 
         @firestore.transactional
@@ -57,7 +69,7 @@ class FirestoreLedger:
                 txn.set(refs[doc_id], data)
             return result
 
-        return run(self._db.transaction(max_attempts=5))
+        return run(self._db.transaction(max_attempts=1))
 
 
 class FirestoreRateSlots:

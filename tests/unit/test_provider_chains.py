@@ -95,7 +95,7 @@ def script_services(
     )
 
 
-# --- the chain runner and retries -----------------------------------------------------------------------------
+# --- the chain runner and retries ---------------------------------------------------------------------------
 def test_chain_records_every_link_passed_over_and_why() -> None:
     def fails():
         raise transient()
@@ -167,7 +167,7 @@ def test_a_transient_failure_that_clears_is_served_on_retry() -> None:
     assert RetryPolicy(attempts=3, sleep=lambda _s: None).call(call, provider="p") == "ok"
 
 
-# --- budgets --------------------------------------------------------------------------------------------------
+# --- budgets ------------------------------------------------------------------------------------------------
 def test_reserve_settle_release_in_micro_dollars() -> None:
     s = settings()
     budgets = Budgets(InMemoryLedger(), s, clock=lambda: datetime(2026, 3, 1, tzinfo=UTC))
@@ -219,8 +219,8 @@ def test_concurrent_reservations_never_pass_the_daily_limit() -> None:
         t.start()
     for t in threads:
         t.join()
-    day = next(d for d in budgets._store.docs if d.startswith("openai-day"))  # noqa: SLF001
-    doc = budgets._store.docs[day]  # noqa: SLF001
+    day = next(d for d in budgets._store.docs if d.startswith("openai-day"))
+    doc = budgets._store.docs[day]
     assert doc["reserved"] == 0 and doc["spent"] == 25_000 * len(accepted) <= 1_000_000
     # A reservation is refused only when the money is spent or reserved by the calls in flight.
     assert len(accepted) >= (1_000_000 - 10 * 30_000) // 25_000
@@ -233,7 +233,7 @@ def test_elevenlabs_characters_are_a_monthly_budget_of_their_own() -> None:
         budgets.reserve(budgets.charges("tts", "j2", Decimal("0.1"), elevenlabs_chars=200))
 
 
-# --- script chain ---------------------------------------------------------------------------------------------
+# --- script chain -------------------------------------------------------------------------------------------
 def test_standard_jobs_start_with_the_economy_model() -> None:
     s = settings()
     chat = FakeChat()
@@ -307,7 +307,7 @@ def test_improve_uses_the_economy_model_then_the_template() -> None:
     assert improve_script_served(previous, "too short", req, script_services(down, s)).provider == "template"
 
 
-# --- voice chain ----------------------------------------------------------------------------------------------
+# --- voice chain --------------------------------------------------------------------------------------------
 def wav(seconds: float = 0.2, rate: int = 24000) -> bytes:
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
@@ -424,7 +424,7 @@ def test_multibyte_parts_stay_under_the_byte_limit_and_phrases_peel_only_when_fr
     assert len(plan_parts(text, short, lambda s: lookup.get(s.lower().rstrip(".")))) == 1
 
 
-# --- media chain ----------------------------------------------------------------------------------------------
+# --- media chain --------------------------------------------------------------------------------------------
 class FakeStock:
     def __init__(self, name: str, results: int = 10, fail: Exception | None = None) -> None:
         self.name, self.results, self.fail = name, results, fail
@@ -514,7 +514,7 @@ def test_premium_assets_are_reserved_paid_and_capped_per_video() -> None:
     assert from_micros(spent) == Decimal("1.00")
 
 
-# --- thumbnail chain ------------------------------------------------------------------------------------------
+# --- thumbnail chain ----------------------------------------------------------------------------------------
 class FakeImages:
     def __init__(self, fail: Exception | None = None) -> None:
         self.fail, self.calls = fail, 0
