@@ -295,3 +295,40 @@ def test_a_render_past_its_timeout_is_a_transient_error(media):
         render(media, "slow", 5.0, timeout_s=0.05)
     assert caught.value.transient is True
     assert not (media / "slow.mp4").exists()
+
+
+def write_long_tone(path: Path, seconds: int, rate: int = 16000) -> Path:
+    """`seconds` of a 440 Hz tone, one second computed and repeated (fast for long narrations)."""
+    second = b"".join(
+        struct.pack("<h", int(6000 * math.sin(2 * math.pi * 440 * n / rate))) for n in range(rate)
+    )
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        for _ in range(seconds):
+            wav.writeframes(second)
+    return path
+
+
+MEMORY_LIMIT_BYTES = 350 * 1024 * 1024
+
+
+def test_a_10_minute_script_renders_within_bounded_memory(media, tmp_path):
+    """Ten minutes of narration, ~1,500 words of captions, eight stills: the ffmpeg child's own peak
+    memory (wait4's ru_maxrss, not the test process's children in general) stays under 350 MB. The
+    fastest settings keep the test short; speed is the benchmark's business, memory is not a function
+    of the frame rate or preset here but of what the graph holds."""
+    words = (SCRIPT + " ") * 32  # ~1,540 words: 10 minutes at 150 wpm
+    stills = [media / f"still-{i % 3}.jpg" for i in range(8)]
+    inputs = RenderInputs(
+        stills=stills,
+        narration_wav=write_long_tone(tmp_path / "long.wav", 600),
+        captions=captions_from_narration(words, 600.0),
+    )
+    assert len(inputs.captions) > 200
+    options = RenderOptions.from_settings(SETTINGS, fps=6, preset="ultrafast", timeout_s=600)
+    result = render_video(inputs, tmp_path / "long.mp4", options)
+    assert result.duration_s == pytest.approx(600, abs=0.5)
+    assert result.frames == 3600
+    assert 0 < result.peak_rss_bytes <= MEMORY_LIMIT_BYTES, f"{result.peak_rss_bytes / 2**20:.0f} MB"
