@@ -169,7 +169,10 @@ def tts_requests_versus_minimum(settings: Settings) -> None:
     """Long texts (multi-byte too): requests the splitter makes per 10,000 characters, and the minimum
     (ceil(bytes / 5,000)); a common phrase at the end is served from the cache when that is free."""
     rng = random.Random(7)
-    words = "tide reef current shell brûlée façade naïve coral light deep night water blue".split()
+    words = (
+        *("tide", "reef", "current", "shell", "brûlée", "façade", "naïve"),
+        *("coral", "light", "deep", "night", "water", "blue"),
+    )
     voice = Voice("google_tts", "v", settings.tts_max_request_bytes, utf8_len, Decimal("0.016"), True)
     print("\nTTS requests per 10,000 characters (Google, 5,000-byte requests)")
     for minutes in (1, 3, 5, 10, 20):
