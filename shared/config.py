@@ -252,6 +252,8 @@ class Settings(BaseSettings):
     x264_crf: int = Field(default=23, ge=0, le=51)
     x264_params: str = ""
     render_audio_bitrate: str = "128k"
+    # Background music under the narration (ducked while the voice speaks): a gs:// URI, "" for none.
+    render_music_uri: str = ""
 
 
 def function_url(settings: Settings, entry_point: str) -> str:

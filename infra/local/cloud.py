@@ -194,7 +194,7 @@ def up(
                         [a for s in SANDBOXES for a in ("--port", f"{s}={ports[s]}")],
                         env={},
                         log_dir=log_dir,
-                        ready_url=f"{urls['stock']}/_control/health",
+                        ready_url=f"{urls[SANDBOXES[-1]]}/_control/health",  # started last
                     )
                     .start()
                     .wait_ready()

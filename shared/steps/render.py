@@ -25,10 +25,12 @@ def run(ctx: StepContext, c: Container) -> StepOutput:
             for i, uri in enumerate(output(job, "media", "still_uris"))
         ]
         duration_s = float(output(job, "voice", "duration_s"))
+        music = c.blobs.download_to(s.render_music_uri, work / "music") if s.render_music_uri else None
         inputs = RenderInputs(
             stills=stills,
             narration_wav=narration,
             captions=captions_from_narration(script["narration"], duration_s),
+            music=music,
         )
         result = render_video(inputs, work / "video.mp4", RenderOptions.from_settings(s))
         uri = c.blobs.put_file(artefact_path(job, "video.mp4"), work / "video.mp4", "video/mp4")

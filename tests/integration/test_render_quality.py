@@ -331,4 +331,5 @@ def test_a_10_minute_script_renders_within_bounded_memory(media, tmp_path):
     result = render_video(inputs, tmp_path / "long.mp4", options)
     assert result.duration_s == pytest.approx(600, abs=0.5)
     assert result.frames == 3600
+    print(f"peak ffmpeg RSS {result.peak_rss_bytes / 2**20:.0f} MiB")
     assert 0 < result.peak_rss_bytes <= MEMORY_LIMIT_BYTES, f"{result.peak_rss_bytes / 2**20:.0f} MB"
