@@ -300,9 +300,8 @@ def _command(
         video + ",format=yuv420p,setparams=range=tv:colorspace=bt709:color_primaries=bt709:color_trc=bt709[v]"
     )
 
-    # The audio is a graph of its own. In the video's graph a fast audio chain filled its output buffer
-    # while the encoder waited for video: the whole narration, resampled, in memory (~230 MB at 10 min).
-    # Apart, each graph is paced by the muxer through ffmpeg's bounded queues.
+    # The audio is a graph of its own: each graph then runs in its own thread and is paced by the muxer
+    # through ffmpeg's bounded queues, rather than one graph serving two outputs at different speeds.
     voice = f"[{voice_in}:a]aresample={AUDIO_SAMPLE_RATE_HZ},aformat=sample_fmts=fltp:channel_layouts=stereo"
     if music is None:
         audio = [voice + "[a]"]

@@ -7,7 +7,7 @@ preset and frame rate. Runs in .venv-bench (MoviePy is never a dependency of the
 
 job.json: {"stills": [...], "counts": [...], "fps", "width", "height", "preset", "narration", "out",
 "captions": [[start_s, end_s, text], ...], "font"}. Prints JSON: wall seconds, peak RSS of this process and
-of its ffmpeg children.
+of its own process.
 """
 
 from __future__ import annotations
@@ -80,8 +80,7 @@ def main() -> int:
     )
     wall = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    print(json.dumps({"wall_s": wall, "peak_rss_bytes": own, "children_peak_rss_bytes": children}))
+    print(json.dumps({"wall_s": wall, "peak_rss_bytes": own}))
     return 0
 
 
