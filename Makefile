@@ -68,7 +68,13 @@ lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: setup
+# MoviePy only for the render benchmark's comparison, in a virtualenv of its own: never a runtime dependency.
+.venv-bench/.stamp:
+	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install -q 'moviepy>=2.1,<3' 'pillow>=10.4,<12' 'numpy>=1.26,<3'
+	@touch $@
+
+bench: setup .venv-bench/.stamp
 	$(VENV)/bin/python tests/bench/run_all.py
 
 local-up: setup

@@ -18,9 +18,17 @@ if TYPE_CHECKING:
     from shared.billing.firestore_billing import FirestoreBilling
     from shared.billing.stripe_api import StripeGateway
     from shared.chain.store import JobStore
+    from shared.content.chain import RetryPolicy
+    from shared.ops.budgets import Budgets
+    from shared.ops.ratelimits import RateLimiter
     from shared.ports import (
         BlobStore,
         ChatModel,
+        ImageGenerator,
+        KeyValueCache,
+        LedgerStore,
+        RateSlots,
+        ScriptLibrary,
         SecretStore,
         SpeechSynthesizer,
         StockMediaSearch,
@@ -113,6 +121,93 @@ class Container:
 
         return self._build("_stock_media", lambda: PexelsSearch(self.settings))
 
+    # --- provider chains: more providers, shared state (issue 4) ----------------------------------------
+    @cached_property
+    def images(self) -> ImageGenerator:
+        from shared.content.openai_images import OpenAIImageGenerator
+
+        return self._build("_images", lambda: OpenAIImageGenerator(self.settings))
+
+    @cached_property
+    def premium_speech(self) -> SpeechSynthesizer:
+        from shared.content.elevenlabs import ElevenLabsSynthesizer
+
+        return self._build("_premium_speech", lambda: ElevenLabsSynthesizer(self.settings))
+
+    @cached_property
+    def stock_providers(self) -> list[StockMediaSearch]:
+        """The media chain's providers, in order; the premium one is used only for high-value jobs."""
+
+        def make() -> list[StockMediaSearch]:
+            from shared.content.pexels import PexelsSearch
+            from shared.content.pixabay import PixabaySearch
+            from shared.content.shutterstock import ShutterstockSearch
+            from shared.content.unsplash import UnsplashSearch
+
+            s = self.settings
+            return [PexelsSearch(s), PixabaySearch(s), UnsplashSearch(s), ShutterstockSearch(s)]
+
+        return self._build("_stock_providers", make)
+
+    @cached_property
+    def cache(self) -> KeyValueCache:
+        from shared.gcp.firestore_state import FirestoreCache
+
+        return self._build("_cache", lambda: FirestoreCache(self.firestore, self.settings.collection_prefix))
+
+    @cached_property
+    def budget_ledger(self) -> LedgerStore:
+        """The spending ledger behind the budgets (not the YouTube quota ledger, `ledger`)."""
+        from shared.gcp.firestore_state import FirestoreLedger
+
+        return self._build(
+            "_budget_ledger", lambda: FirestoreLedger(self.firestore, self.settings.collection_prefix)
+        )
+
+    @cached_property
+    def budgets(self) -> Budgets:
+        from shared.ops.budgets import Budgets
+
+        return self._build("_budgets", lambda: Budgets(self.budget_ledger, self.settings))
+
+    @cached_property
+    def rate_slots(self) -> RateSlots:
+        from shared.gcp.firestore_state import FirestoreRateSlots
+
+        return self._build(
+            "_rate_slots", lambda: FirestoreRateSlots(self.firestore, self.settings.collection_prefix)
+        )
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        from shared.ops.ratelimits import RateLimiter
+
+        return self._build(
+            "_rate_limiter", lambda: RateLimiter(self.rate_slots, self.settings.provider_rate_limits)
+        )
+
+    @cached_property
+    def script_library(self) -> ScriptLibrary:
+        from shared.gcp.firestore_state import FirestoreScriptLibrary
+
+        return self._build(
+            "_script_library", lambda: FirestoreScriptLibrary(self.firestore, self.settings.collection_prefix)
+        )
+
+    @cached_property
+    def retry(self) -> RetryPolicy:
+        """Bounded retries per provider call; a long Retry-After marks the provider limited for everyone."""
+        from shared.content.chain import RetryPolicy
+
+        return RetryPolicy.from_settings(
+            self.settings, on_long_wait=lambda provider, s: self.rate_limiter.limited_for(provider, s)
+        )
+
+    def lazy(self, name: str) -> Any:
+        """An adapter built on first use, so that a provider that cannot be built (no key, no credentials)
+        fails inside its chain link, which then falls through, instead of failing the whole step."""
+        return _Lazy(lambda: getattr(self, name))
+
     @cached_property
     def youtube(self) -> YouTubeGateway:
         from shared.youtube.gateway import GoogleYouTubeGateway
@@ -188,6 +283,14 @@ class Container:
         from shared.billing.stripe_api import StripeGateway
 
         return self._build("_stripe", lambda: StripeGateway(self.settings))
+
+
+class _Lazy:
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._factory(), attr)
 
 
 _installed: Container | None = None

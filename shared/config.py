@@ -92,7 +92,9 @@ class Settings(BaseSettings):
     openai_base_url: str = ""  # "" = api.openai.com
     openai_api_key: SecretStr = SecretStr("")
     openai_timeout_s: float = 60.0
-    openai_max_retries: int = 2
+    # The openai client's own retries are off: the provider chain retries (tenacity, provider_retry_*),
+    # so a call is attempted a known, bounded number of times instead of (1 + client) x chain.
+    openai_max_retries: int = 0
     script_model_premium: str = "gpt-4"
     script_model_economy: str = "gpt-3.5-turbo"
     script_temperature: float = 0.7
@@ -131,8 +133,10 @@ class Settings(BaseSettings):
     # --- Thumbnail / render / quality ---------------------------------------------------------------
     video_width: int = 1280
     video_height: int = 720
-    video_fps: int = 30
-    x264_preset: str = "veryfast"
+    # 24 fps and x264 ultrafast: chosen by measurement (README "Benchmarks"); a still's pan moves in
+    # 2-pixel steps (yuv420p) about 8 times a second, so more frames add cost, not motion.
+    video_fps: int = Field(default=24, ge=1, le=60)
+    x264_preset: str = "ultrafast"
     thumbnail_jpeg_quality: int = Field(default=85, ge=1, le=100)
     quality_threshold: float = Field(default=0.7, ge=0, le=1)
     quality_duration_tolerance: float = 0.10
@@ -310,6 +314,100 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"quota profiles {unknown} are not defined in quota_profiles")
         return self
+
+    # --- Provider chains, caches and budgets (issue 4) ----------------------------------------------
+    # Each provider call is attempted at most this many times (exponential backoff with jitter) before
+    # its chain falls through to the next provider; a timeout counts like any other transient failure.
+    provider_retry_attempts: int = Field(default=3, ge=1, le=10)
+    provider_retry_initial_s: float = Field(default=0.5, ge=0)
+    provider_retry_max_s: float = Field(default=8.0, ge=0)
+    # A 429 whose Retry-After is longer than this is not waited for: the provider is marked limited
+    # until then in Firestore (every instance skips it) and the chain falls through at once.
+    provider_retry_after_max_s: float = Field(default=10.0, ge=0)
+    # Requests per window (seconds) per provider, held across instances by slot documents in Firestore.
+    # Pexels 200/hour, Pixabay 100/minute (their documented limits); Unsplash's demo tier 50/hour.
+    provider_rate_limits: dict[str, tuple[int, int]] = {
+        "pexels": (200, 3600),
+        "pixabay": (100, 60),
+        "unsplash": (50, 3600),
+        "shutterstock": (100, 60),
+    }
+
+    # Budgets (seed "Cost_Controls", "Cost_Tracking"): reserved before a call, settled after, in Firestore
+    # transactions. Days and months are UTC.
+    budget_llm_per_video_usd: Decimal = Decimal("0.40")
+    budget_openai_per_day_usd: Decimal = Decimal("50.00")
+    budget_all_per_day_usd: Decimal = Decimal("150.00")
+    budget_all_per_month_usd: Decimal = Decimal("4500.00")
+    budget_per_video_usd: Decimal = Decimal("3.00")  # seed: per_video < $3.00
+    # Prompt tokens are estimated from the prompt's characters (reservation = prompt + max_tokens, priced).
+    llm_chars_per_token_estimate: float = Field(default=3.0, gt=0)
+
+    # Script chain: premium model (premium jobs) -> economy model -> cached similar script -> template.
+    llm_cache_ttl_s: int = Field(default=3600, ge=0)  # response cache keyed by model + prompt
+    script_library_ttl_s: int = Field(default=30 * 86400, ge=0)  # scripts kept for "cached similar"
+    script_similar_min_score: float = Field(default=0.5, ge=0, le=1)  # keyword overlap (Jaccard)
+
+    # Voice chain: ElevenLabs (premium jobs) -> Neural2-J -> Standard-J -> cached segments -> silence.
+    elevenlabs_base_url: str = "https://api.elevenlabs.io"
+    elevenlabs_api_key: SecretStr = SecretStr("")
+    elevenlabs_model_id: str = "eleven_monolingual_v1"
+    elevenlabs_timeout_s: float = 60.0
+    elevenlabs_max_request_chars: int = 5000
+    elevenlabs_monthly_char_limit: int = Field(default=100_000, ge=0)
+    elevenlabs_price_per_1k_chars_usd: Decimal = Decimal("0.30")
+    # Voices by the request's style (seed 8.2); styles not listed use the "professional" voice.
+    elevenlabs_voices: dict[str, str] = {
+        "professional": "21m00Tcm4TlvDq8ikWAM",
+        "casual": "AZnzlk1XvdvUeBnXmlld",
+        "energetic": "EXAVITQu4vr4xnSDxMaL",
+        "calm": "ErXwobaYiN019PkySvjV",
+    }
+    # Synthesized segments are kept in Cloud Storage under this prefix, keyed by voice + text.
+    tts_cache_prefix: str = "cache/tts/"
+    # Seed TTSOptimizer.COMMON_PHRASES: synthesized once per voice, then served from the segment cache.
+    tts_common_phrases: list[str] = [
+        "Don't forget to like and subscribe",
+        "Hit the notification bell",
+        "Thanks for watching",
+        "Leave a comment below",
+        "Let's dive in",
+    ]
+
+    # Media chain: Pexels -> Pixabay -> Unsplash (stills) -> premium stock (high-value jobs only).
+    pixabay_base_url: str = "https://pixabay.com"
+    pixabay_api_key: SecretStr = SecretStr("")
+    unsplash_base_url: str = "https://api.unsplash.com"
+    unsplash_access_key: SecretStr = SecretStr("")
+    shutterstock_base_url: str = "https://api.shutterstock.com"
+    shutterstock_api_token: SecretStr = SecretStr("")
+    stock_timeout_s: float = 15.0
+    search_cache_ttl_s: int = Field(default=86400, ge=0)  # Pexels and Pixabay require caching results
+    premium_stock_price_usd: Decimal = Decimal("0.50")  # per licensed asset
+    premium_stock_max_assets_per_video: int = Field(default=2, ge=0)
+    media_high_value_qualities: list[str] = ["premium"]  # the requests that may use premium stock
+    media_max_download_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+
+    # Thumbnail chain: OpenAI image generation -> the Pillow template; 1280x720 JPEG 85% (+ WebP copy).
+    thumbnail_width: int = 1280
+    thumbnail_height: int = 720
+    thumbnail_image_model: str = "dall-e-3"
+    thumbnail_image_size: str = "1792x1024"
+    openai_image_price_usd: dict[str, Decimal] = {
+        "dall-e-3:1024x1024": Decimal("0.04"),
+        "dall-e-3:1792x1024": Decimal("0.08"),
+        "gpt-image-1:1536x1024": Decimal("0.063"),
+    }
+    thumbnail_cache_ttl_s: int = Field(default=86400, ge=0)
+    thumbnail_webp: bool = True  # also store a WebP copy (YouTube's thumbnails.set takes JPEG/PNG only)
+
+    # Render encoder settings beyond the preset (see video_fps / x264_preset above).
+    x264_tune: str = ""
+    x264_crf: int = Field(default=23, ge=0, le=51)
+    x264_params: str = ""
+    render_audio_bitrate: str = "128k"
+    # Background music under the narration (ducked while the voice speaks): a gs:// URI, "" for none.
+    render_music_uri: str = ""
 
 
 def function_url(settings: Settings, entry_point: str) -> str:

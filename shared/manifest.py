@@ -50,10 +50,14 @@ TRAITS: dict[str, Traits] = {
     "video_request": Traits(enqueues=(graph.FIRST_STEP,)),
     "job_status": Traits(firestore="read"),
     "step_script": Traits(secrets=("openai_api_key",), media="write"),
-    # Google Cloud TTS authenticates with the function's own identity: no key.
-    "step_voice": Traits(media="write"),
-    "step_media": Traits(secrets=("pexels_api_key",), media="write"),
-    "step_thumbnail": Traits(media="write"),
+    # Google Cloud TTS authenticates with the function's own identity; ElevenLabs (premium) with a key.
+    "step_voice": Traits(secrets=("elevenlabs_api_key",), media="write"),
+    "step_media": Traits(
+        secrets=("pexels_api_key", "pixabay_api_key", "unsplash_access_key", "shutterstock_api_token"),
+        media="write",
+    ),
+    # OpenAI image generation, then the Pillow template.
+    "step_thumbnail": Traits(secrets=("openai_api_key",), media="write"),
     "step_render": Traits(media="write"),
     # A low score sends the job back to script once, with feedback.
     "step_quality": Traits(media="read", enqueues=(graph.FIRST_STEP,)),
@@ -103,13 +107,18 @@ MEDIA_ARTEFACT_PREFIX = "jobs/"
 
 # Collections whose documents carry `TTL_FIELD` and are deleted by Firestore once it has passed.
 TTL_FIELD = "expires_at"
+# Collections with a Firestore TTL policy on `expires_at`: provider response caches, the Stripe event log,
+# used OAuth state nonces and the quota ledger's per-day upload slots (account pool, issue 3), and the
+# rate-limit windows' slot documents (`rate_slots`, a collection group: shared.gcp.firestore_state) and the
+# library of scripts kept for "cached similar" (content chains, issue 4).
 TTL_COLLECTIONS: tuple[str, ...] = (
     "cache",
     "stripe_events",
-    # account pool (issue 3): used OAuth state nonces; per-day upload slots, kept a few days for the record
     "oauth_states",
     "pool_slots",
     "account_slots",
+    "rate_slots",
+    "script_library",
 )
 
 

@@ -24,8 +24,9 @@ locals {
 
   # Collections whose documents carry `expires_at` and are deleted by Firestore after it
   # (shared.manifest.TTL_COLLECTIONS): provider response caches, the Stripe event log, used OAuth
-  # state nonces, and the per-day upload slots of the quota ledger (kept a few days after their day).
-  firestore_ttl_collections = ["cache", "stripe_events", "oauth_states", "pool_slots", "account_slots"]
+  # state nonces, the per-day upload slots of the quota ledger (kept a few days after their day), the
+  # rate-limit windows' slot documents and the library of scripts kept for "cached similar".
+  firestore_ttl_collections = ["cache", "stripe_events", "oauth_states", "pool_slots", "account_slots", "rate_slots", "script_library"]
 }
 
 resource "google_firestore_database" "main" {

@@ -63,7 +63,7 @@ locals {
       schedule       = null
     }
     step_voice = {
-      description    = "Narrates the script with Google Cloud Text-to-Speech."
+      description    = "Narrates the script: ElevenLabs (premium), Google Cloud Text-to-Speech, cached segments."
       kind           = "step"
       memory         = "1Gi"
       cpu            = "1"
@@ -73,7 +73,7 @@ locals {
       public         = false
       firestore      = "write"
       media          = "write"
-      secrets        = []
+      secrets        = ["elevenlabs_api_key"]
       youtube_tokens = false
       enqueues       = ["voice", "render"]
       schedule       = null
@@ -89,7 +89,7 @@ locals {
       public         = false
       firestore      = "write"
       media          = "write"
-      secrets        = ["pexels_api_key"]
+      secrets        = ["pexels_api_key", "pixabay_api_key", "unsplash_access_key", "shutterstock_api_token"]
       youtube_tokens = false
       enqueues       = ["media", "render"]
       schedule       = null
@@ -105,7 +105,7 @@ locals {
       public         = false
       firestore      = "write"
       media          = "write"
-      secrets        = []
+      secrets        = ["openai_api_key"]
       youtube_tokens = false
       enqueues       = ["thumbnail", "render"]
       schedule       = null

@@ -20,6 +20,11 @@ locals {
     # account pool (issue 3)
     youtube_client_secrets = "JSON {client_id: secret} of the OAuth clients of further quota pools (projects)."
     oauth_state_secret     = "HMAC key signing the OAuth state of onboarding (oauth_start / oauth_callback)."
+    # provider chains (issue 4)
+    pixabay_api_key        = "Pixabay API key: stock media search (second in the media chain)."
+    unsplash_access_key    = "Unsplash access key: stills (third in the media chain)."
+    shutterstock_api_token = "Shutterstock API token: premium stock for high-value jobs."
+    elevenlabs_api_key     = "ElevenLabs API key: premium narration."
   }
 }
 

@@ -24,6 +24,10 @@ SANDBOX_MODULES = {
     "openai": "infra.sandboxes.openai_api",
     "tts": "infra.sandboxes.tts",
     "stock": "infra.sandboxes.stock",
+    "elevenlabs": "infra.sandboxes.elevenlabs",
+    "pixabay": "infra.sandboxes.pixabay",
+    "unsplash": "infra.sandboxes.unsplash",
+    "shutterstock": "infra.sandboxes.shutterstock",
 }
 
 

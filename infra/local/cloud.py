@@ -24,10 +24,14 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO / ".local"
 HOST = "127.0.0.1"
 PROJECT = "ytempire-local"
-SANDBOXES = ("youtube", "openai", "tts", "stock")
+SANDBOXES = ("youtube", "openai", "tts", "stock", "elevenlabs", "pixabay", "unsplash", "shutterstock")
 # Local-only credentials the sandboxes accept; not secrets (nothing real sits behind them).
 LOCAL_OPENAI_KEY = "sk-local-sandbox"
 LOCAL_PEXELS_KEY = "pexels-local-sandbox"
+LOCAL_ELEVENLABS_KEY = "elevenlabs-local-sandbox"
+LOCAL_PIXABAY_KEY = "pixabay-local-sandbox"
+LOCAL_UNSPLASH_KEY = "unsplash-local-sandbox"
+LOCAL_SHUTTERSTOCK_TOKEN = "shutterstock-local-sandbox"
 LOCAL_OAUTH_CLIENT_ID = "local-client.apps.googleusercontent.com"
 LOCAL_OAUTH_CLIENT_SECRET = "local-client-secret"
 LOCAL_OAUTH_STATE_SECRET = "local-oauth-state-signing-key"
@@ -96,6 +100,14 @@ def settings_env(
         "YTEMPIRE_TTS_ENDPOINT": urls["tts"],
         "YTEMPIRE_PEXELS_BASE_URL": urls["stock"],
         "YTEMPIRE_PEXELS_API_KEY": LOCAL_PEXELS_KEY,
+        "YTEMPIRE_ELEVENLABS_BASE_URL": urls["elevenlabs"],
+        "YTEMPIRE_ELEVENLABS_API_KEY": LOCAL_ELEVENLABS_KEY,
+        "YTEMPIRE_PIXABAY_BASE_URL": urls["pixabay"],
+        "YTEMPIRE_PIXABAY_API_KEY": LOCAL_PIXABAY_KEY,
+        "YTEMPIRE_UNSPLASH_BASE_URL": urls["unsplash"],
+        "YTEMPIRE_UNSPLASH_ACCESS_KEY": LOCAL_UNSPLASH_KEY,
+        "YTEMPIRE_SHUTTERSTOCK_BASE_URL": urls["shutterstock"],
+        "YTEMPIRE_SHUTTERSTOCK_API_TOKEN": LOCAL_SHUTTERSTOCK_TOKEN,
         "YTEMPIRE_YOUTUBE_API_BASE_URL": urls["youtube"],
         "YTEMPIRE_YOUTUBE_TOKEN_URI": f"{urls['youtube']}/token",
         "YTEMPIRE_YOUTUBE_AUTH_URI": f"{urls['youtube']}/o/oauth2/auth",
@@ -217,7 +229,7 @@ def up(
                         [a for s in SANDBOXES for a in ("--port", f"{s}={ports[s]}")],
                         env={},
                         log_dir=log_dir,
-                        ready_url=f"{urls['stock']}/_control/health",
+                        ready_url=f"{urls[SANDBOXES[-1]]}/_control/health",  # started last
                     )
                     .start()
                     .wait_ready()

@@ -1,4 +1,5 @@
-"""Run the sandbox servers (YouTube, OpenAI, Google TTS, stock media) in one process, each on its port.
+"""Run the sandbox servers (YouTube, OpenAI, Google TTS, ElevenLabs, Pexels-shaped stock, Pixabay, Unsplash,
+Shutterstock) in one process, each on its port.
 
 python -m infra.local.sandbox_host --port youtube=9001 --port openai=9002 --port tts=9003 --port stock=9004
 """
@@ -16,6 +17,10 @@ SANDBOXES = {
     "openai": "infra.sandboxes.openai_api",
     "tts": "infra.sandboxes.tts",
     "stock": "infra.sandboxes.stock",
+    "elevenlabs": "infra.sandboxes.elevenlabs",
+    "pixabay": "infra.sandboxes.pixabay",
+    "unsplash": "infra.sandboxes.unsplash",
+    "shutterstock": "infra.sandboxes.shutterstock",
 }
 
 

@@ -1,7 +1,12 @@
 """The control surface every sandbox shares: fault injection, request log, reset; and a threaded server.
 
 POST /_control/faults  {"match": "POST /upload", "status": 429, "reason": "rateLimitExceeded",
-                        "times": 3, "delay_s": 0, "retry_after_s": 1, "drop_after_bytes": null}
+                        "times": 3, "delay_s": 0, "retry_after_s": 1, "drop_after_bytes": null,
+                        "empty": false}
+  - 429 with Retry-After: status 429 + retry_after_s;  a 5xx: status 500/503;
+  - a timeout: delay_s longer than the client's timeout (with status < 400 the answer then comes late);
+  - empty results: "empty": true — the request succeeds with nothing in it (no photos, no audio,
+    an empty completion), each sandbox in its API's own shape.
 GET  /_control/calls   {"calls": [{"method", "path", "status", "ts"}]}
 POST /_control/reset   clears faults and the call log, keeps data
 """
@@ -30,6 +35,7 @@ class Fault:
     delay_s: float = 0.0
     retry_after_s: float | None = None
     drop_after_bytes: int | None = None
+    empty: bool = False
 
     def matches(self, method: str, path_qs: str) -> bool:
         return self.match in f"{method} {path_qs}"
@@ -90,6 +96,12 @@ def google_error_body(status: int, reason: str, message: str) -> dict[str, Any]:
     }
 
 
+def empty_requested() -> bool:
+    """Whether an `"empty": true` fault matched this request: answer successfully with no results."""
+    fault = getattr(g, "fault", None)
+    return bool(fault is not None and fault.empty)
+
+
 def make_sandbox_app(name: str, error_body: ErrorBody = google_error_body) -> Flask:
     """A Flask app with the shared control surface. Sandbox routes are added by the caller.
 
@@ -112,8 +124,8 @@ def make_sandbox_app(name: str, error_body: ErrorBody = google_error_body) -> Fl
             return None
         if fault.delay_s:
             time.sleep(fault.delay_s)
-        if fault.drop_after_bytes is not None:
-            g.fault = fault
+        if fault.drop_after_bytes is not None or fault.empty:
+            g.fault = fault  # left to the sandbox's handler
             return None
         if fault.status < 400:  # a pure delay fault
             return None

@@ -23,7 +23,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from PIL import Image, ImageDraw
 
-from infra.sandboxes.base import make_sandbox_app
+from infra.sandboxes.base import empty_requested, make_sandbox_app
 
 CREATED = 1_700_000_000  # a fixed "created" for models, so listings are stable
 
@@ -284,6 +284,8 @@ def create_app(*, words_per_minute: int = 150) -> Flask:
             topic, duration_s = parse_request(user)
             content = write_script(topic, duration_s, words_per_minute=words_per_minute, seed=seed)
         finish_reason = "stop"
+        if empty_requested():
+            content, finish_reason = "", "content_filter"
         completion_tokens = tokens_for(content)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if isinstance(limit, int) and limit > 0 and completion_tokens > limit:
@@ -344,7 +346,7 @@ def create_app(*, words_per_minute: int = 150) -> Flask:
             return _error(400, f"Invalid response_format for {model}", param="response_format")
         width, height = (1024, 1024) if size == "auto" else (int(v) for v in size.split("x"))
         data = []
-        for i in range(n):
+        for i in range(0 if empty_requested() else n):
             png = make_png(width, height, f"{body['prompt']} #{i}")
             if response_format == "b64_json":
                 data.append({"b64_json": base64.b64encode(png).decode(), "revised_prompt": body["prompt"]})

@@ -30,7 +30,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from PIL import Image, ImageDraw
 
-from infra.sandboxes.base import make_sandbox_app
+from infra.sandboxes.base import empty_requested, make_sandbox_app
 
 PHOTO_WIDTH, PHOTO_HEIGHT = 1920, 1080
 MAX_PER_PAGE = 80
@@ -199,7 +199,7 @@ def create_app(*, rate_limit: int = 200, rate_window_s: int = 3600) -> Flask:
         if per_page < 1 or page < 1:
             return _error(400, "per_page and page must be positive integers")
         per_page = min(per_page, MAX_PER_PAGE)
-        total = 0 if "__empty__" in query else total_results(query)
+        total = 0 if "__empty__" in query or empty_requested() else total_results(query)
         cap = state.cap_for(query)
         if cap is not None:
             total = min(total, cap)

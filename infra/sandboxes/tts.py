@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from infra.sandboxes.base import google_error_body, make_sandbox_app
+from infra.sandboxes.base import empty_requested, google_error_body, make_sandbox_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -219,7 +219,7 @@ def create_app(*, espeak_binary: str = "espeak-ng") -> Flask:
     def synthesize() -> Response:
         try:
             args = parse_synthesize(request.get_json(silent=True))
-            wav = synthesize_wav(**args, binary=espeak_binary)
+            wav = b"" if empty_requested() else synthesize_wav(**args, binary=espeak_binary)
         except SandboxError as err:
             return _error(err)
         return jsonify({"audioContent": base64.b64encode(wav).decode()})

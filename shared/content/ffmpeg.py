@@ -3,9 +3,14 @@ media probe that parses `ffmpeg -i` (the static build has no ffprobe)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
+import os
 import re
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -36,6 +41,22 @@ class FFmpegRun:
     returncode: int
     stderr_tail: str
     seconds: float
+    peak_rss_bytes: int = 0  # the ffmpeg child's own peak resident memory (its wait4 ru_maxrss)
+
+
+# ffmpeg is started by a minimal interpreter (no site, no environment) that forks it and reports its
+# wait4 rusage. A child forked straight from this process would report this process's peak memory as its
+# own: Linux carries the pre-exec high-water mark into the child's ru_maxrss (a 450 MB test process made
+# every ffmpeg look 450 MB). The launcher's own ~10 MB is all that is carried over this way.
+_LAUNCHER = """
+import json, os, sys
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # ffmpeg's stdout is not the report's
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+os.write(1, json.dumps([os.waitstatus_to_exitcode(status), usage.ru_maxrss]).encode())
+"""
 
 
 def run_ffmpeg(
@@ -43,38 +64,56 @@ def run_ffmpeg(
 ) -> FFmpegRun:
     """Run `ffmpeg <args>` (stdin closed, banner hidden). With `check`, a non-zero exit or a timeout
     raises ProviderError carrying the tail of stderr; `transient` is True for timeouts, signals and
-    resource exhaustion, False otherwise (bad input does not get better by retrying)."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
+    resource exhaustion, False otherwise (bad input does not get better by retrying).
+
+    The run reports the ffmpeg child's own peak memory (its ru_maxrss, from wait4 in the launcher)."""
+    cmd = [sys.executable, "-S", "-E", "-c", _LAUNCHER, ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
     with tempfile.TemporaryFile() as err:
         started = time.monotonic()
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            cwd=cwd,
+            start_new_session=True,  # a timeout or an interrupt stops the launcher and ffmpeg together
+        )
         try:
-            proc = subprocess.run(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                cwd=cwd,
-                timeout=timeout_s,
-            )
+            report, _ = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            tail = _tail(err)
+            _kill_group(proc)
             raise ProviderError(
-                f"ffmpeg timed out after {timeout_s:g} s: {tail_text(tail)}",
+                f"ffmpeg timed out after {timeout_s:g} s: {tail_text(_tail(err))}",
                 transient=True,
                 provider=PROVIDER,
                 reason="timeout",
             ) from None
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): never leave ffmpeg running behind us
+            _kill_group(proc)
+            raise
         seconds = time.monotonic() - started
         tail = _tail(err)
-    if check and proc.returncode != 0:
-        transient = proc.returncode < 0 or any(m in tail for m in _TRANSIENT_MARKERS)
+    try:
+        returncode, maxrss_kib = json.loads(report)
+    except ValueError:  # the launcher itself died (killed from outside)
+        returncode, maxrss_kib = (proc.returncode if proc.returncode < 0 else -9), 0
+    if check and returncode != 0:
+        transient = returncode < 0 or any(m in tail for m in _TRANSIENT_MARKERS)
         raise ProviderError(
-            f"ffmpeg failed (exit {proc.returncode}): {tail_text(tail)}",
+            f"ffmpeg failed (exit {returncode}): {tail_text(tail)}",
             transient=transient,
             provider=PROVIDER,
-            reason="signal" if proc.returncode < 0 else "exit_status",
+            reason="signal" if returncode < 0 else "exit_status",
         )
-    return FFmpegRun(returncode=proc.returncode, stderr_tail=tail, seconds=seconds)
+    return FFmpegRun(
+        returncode=returncode, stderr_tail=tail, seconds=seconds, peak_rss_bytes=maxrss_kib * 1024
+    )
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _tail(stream) -> str:

@@ -13,7 +13,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import texttospeech
 
 from shared.config import Settings
-from shared.ports import ProviderError
+from shared.ports import ProviderError, retry_after_seconds
 
 PROVIDER = "google_tts"
 _TRANSIENT_CODES = frozenset({408, 429, 500, 502, 503, 504})
@@ -70,11 +70,14 @@ class GoogleSpeechSynthesizer:
             )
         except google_exceptions.GoogleAPICallError as exc:
             code = int(exc.code) if exc.code is not None else 0
+            response = getattr(exc, "response", None)
+            headers = getattr(response, "headers", None) or {}
             raise ProviderError(
                 f"Google TTS {voice}: HTTP {code}: {exc.message}",
                 transient=code in _TRANSIENT_CODES,
                 provider=PROVIDER,
                 reason=exc.reason or f"http_{code}",
+                retry_after_s=retry_after_seconds(headers.get("Retry-After")),
             ) from None
         except google_exceptions.RetryError as exc:
             raise ProviderError(

@@ -8,7 +8,7 @@ import re
 import openai
 
 from shared.config import Settings
-from shared.ports import ChatResult, ProviderError
+from shared.ports import ChatResult, ProviderError, retry_after_seconds
 
 PROVIDER = "openai"
 _KEY_LIKE = re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_\-*]{3,}")
@@ -51,7 +51,7 @@ class OpenAIChatModel:
                 max_tokens=max_tokens,
             )
         except openai.APIError as exc:
-            raise self._provider_error(exc, model) from None
+            raise provider_error(exc, model, self._api_key) from None
         choice = response.choices[0] if response.choices else None
         text = choice.message.content if choice is not None else None
         if not text:
@@ -70,30 +70,35 @@ class OpenAIChatModel:
             completion_tokens=usage.completion_tokens if usage else 0,
         )
 
-    def _provider_error(self, exc: openai.APIError, model: str) -> ProviderError:
-        if isinstance(exc, openai.APITimeoutError):
-            return ProviderError(
-                f"OpenAI {model}: timed out", transient=True, provider=PROVIDER, reason="timeout"
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            return ProviderError(
-                f"OpenAI {model}: connection failed", transient=True, provider=PROVIDER, reason="connection"
-            )
-        status = getattr(exc, "status_code", None)
-        code = getattr(exc, "code", None) or getattr(exc, "type", None) or ""
-        message = _redact(str(getattr(exc, "message", "") or exc), self._api_key)
-        if isinstance(exc, openai.RateLimitError):
-            # A 429 for an exhausted balance does not clear by waiting.
-            transient = code != "insufficient_quota"
-            reason = code or "rate_limited"
-        elif status is None:
-            transient, reason = True, code or "api_error"
-        else:
-            transient = status >= 500 or status in (408, 409)
-            reason = code or f"http_{status}"
+
+def provider_error(exc: openai.APIError, model: str, api_key: str) -> ProviderError:
+    if isinstance(exc, openai.APITimeoutError):
         return ProviderError(
-            f"OpenAI {model}: HTTP {status}: {message}",
-            transient=transient,
-            provider=PROVIDER,
-            reason=str(reason),
+            f"OpenAI {model}: timed out", transient=True, provider=PROVIDER, reason="timeout"
         )
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError(
+            f"OpenAI {model}: connection failed", transient=True, provider=PROVIDER, reason="connection"
+        )
+    status = getattr(exc, "status_code", None)
+    code = getattr(exc, "code", None) or getattr(exc, "type", None) or ""
+    message = _redact(str(getattr(exc, "message", "") or exc), api_key)
+    if isinstance(exc, openai.RateLimitError):
+        # A 429 for an exhausted balance does not clear by waiting.
+        transient = code != "insufficient_quota"
+        reason = code or "rate_limited"
+    elif status is None:
+        transient, reason = True, code or "api_error"
+    else:
+        transient = status >= 500 or status in (408, 409)
+        reason = code or f"http_{status}"
+    response = getattr(exc, "response", None)
+    return ProviderError(
+        f"OpenAI {model}: HTTP {status}: {message}",
+        transient=transient,
+        provider=PROVIDER,
+        reason=str(reason),
+        retry_after_s=retry_after_seconds(response.headers.get("retry-after"))
+        if response is not None
+        else None,
+    )

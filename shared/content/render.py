@@ -1,44 +1,52 @@
-"""Render: stills + narration (+ music) + burned-in captions -> H.264/AAC MP4, in one ffmpeg filter graph.
+"""Render: stills with motion + narration (+ ducked music) + burned-in captions -> H.264/AAC MP4, in one
+ffmpeg filter graph, memory bounded whatever the video's length or number of stills.
 
-Each still is decoded and scaled once, held as a single frame by the `loop` filter and panned by a
-time-dependent `crop` (cheap: no per-frame scaling), so memory depends on the number of stills, never on
-the video's length. Captions are an .ass file drawn by libass. The output lasts exactly as long as the
-narration.
+Where the time goes (tests/bench/bench_render.py, README "Benchmarks"): almost all of it is x264; the
+graph costs little because every still is decoded and scaled once. So:
+- stills are normalised once with Pillow (EXIF orientation, colour mode, cover-cropped to the frame plus
+  a motion margin) and read by ffmpeg's concat demuxer as ONE input: one decoder, one frame in flight,
+  whatever the number of stills (one input per still cost ~9 MB each);
+- the `fps` filter repeats each still by reference to a constant frame rate, and one `crop` whose
+  position is an expression of the frame number pans across it (no per-frame scaling);
+- captions are drawn once each with Pillow as transparent strips, read by a second concat input and
+  overlaid on the bottom band only (libass re-blended every frame and cost ~1.2 ms a frame);
+- x264's preset, tune and frame rate are settings; the defaults were chosen by measurement.
+The output lasts exactly as long as the narration.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
 import tempfile
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from shared.content.ffmpeg import PROVIDER, probe_media, run_ffmpeg
 from shared.ports import ProviderError
 
+if TYPE_CHECKING:
+    from shared.config import Settings
+
 # The stills are scaled this much larger than the frame; the pan travels across the margin.
 MOTION_MARGIN = 0.10
-AUDIO_BITRATE = "128k"
-AUDIO_SAMPLE_RATE_HZ = 48000
+AUDIO_SAMPLE_RATE_HZ = 48000  # with music (stereo), and for narrations at a rate AAC does not take
+AAC_RATES_HZ = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
 # Music sits this far under the voice before the sidechain compressor ducks it further while she speaks.
 MUSIC_GAIN = 0.25
-FONT_DIRS = (
-    "/usr/share/fonts/truetype/dejavu",
-    "/usr/share/fonts/dejavu",
-    "/usr/share/fonts/TTF",
+CAPTION_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf",
 )
-CAPTION_FONT = "DejaVu Sans"
-
-# Pan directions, cycled over the stills; p runs from 0 to 1 over a still's share.
-_PANS = (
-    ("(iw-ow)*{p}", "(ih-oh)/2"),  # left to right
-    ("(iw-ow)*(1-{p})", "(ih-oh)/2"),  # right to left
-    ("(iw-ow)*{p}", "(ih-oh)*{p}"),  # top-left to bottom-right
-    ("(iw-ow)*(1-{p})", "(ih-oh)*(1-{p})"),  # bottom-right to top-left
-)
+CAPTION_MAX_LINES = 2
 
 
 @dataclass(frozen=True)
@@ -57,31 +65,58 @@ class RenderInputs:
 
 
 @dataclass(frozen=True)
+class RenderOptions:
+    width: int = 1280
+    height: int = 720
+    fps: int = 24
+    preset: str = "ultrafast"
+    tune: str = ""  # "" = none; e.g. "stillimage"
+    crf: int = 23
+    # Extra x264 options ("key=value:key=value"), e.g. re-enabling CABAC and deblocking on ultrafast.
+    x264_params: str = ""
+    audio_bitrate: str = "128k"
+    timeout_s: float = 900.0
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
+            raise ValueError(
+                f"frame size must be positive and even for yuv420p, got {self.width}x{self.height}"
+            )
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+
+    @classmethod
+    def from_settings(cls, s: Settings, **overrides: object) -> RenderOptions:
+        values: dict[str, object] = {
+            "width": s.video_width,
+            "height": s.video_height,
+            "fps": s.video_fps,
+            "preset": s.x264_preset,
+            "tune": s.x264_tune,
+            "crf": s.x264_crf,
+            "x264_params": s.x264_params,
+            "audio_bitrate": s.render_audio_bitrate,
+            "timeout_s": s.render_timeout_s,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
 class RenderResult:
     duration_s: float
     size_bytes: int
     command_seconds: float
+    peak_rss_bytes: int  # the ffmpeg child's own peak memory
+    frames: int
 
 
-def render_video(
-    inputs: RenderInputs,
-    out_path: Path,
-    *,
-    width: int,
-    height: int,
-    fps: int,
-    preset: str,
-    timeout_s: float,
-    fonts_dir: Path | None = None,
-) -> RenderResult:
+def render_video(inputs: RenderInputs, out_path: Path, options: RenderOptions) -> RenderResult:
     """Render `inputs` to `out_path` (MP4, written atomically). Raises ProviderError(provider="ffmpeg")
-    when ffmpeg fails or runs past `timeout_s`, ValueError for impossible arguments."""
+    when a still is unreadable, or ffmpeg fails or runs past the timeout; ValueError for impossible
+    arguments."""
     if not inputs.stills:
         raise ValueError("render needs at least one still")
-    if width <= 0 or height <= 0 or width % 2 or height % 2:
-        raise ValueError(f"frame size must be positive and even for yuv420p, got {width}x{height}")
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
     for path in [*inputs.stills, inputs.narration_wav, *([inputs.music] if inputs.music else [])]:
         if not Path(path).is_file():
             raise ProviderError(
@@ -99,42 +134,45 @@ def render_video(
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(out_path.name + ".partial")
-    fonts = fonts_dir or default_fonts_dir()
+    total_frames = max(1, round(duration_s * options.fps))
+    # A narration shorter than one frame per still shows only the first stills.
+    used = inputs.stills[:total_frames]
     with tempfile.TemporaryDirectory(prefix="render-") as tmp:
         work = Path(tmp)
-        # Stills are linked under fixed names: no '%' in a name can turn into an image-sequence pattern.
-        # A narration shorter than one frame per still shows only the first stills.
-        used = inputs.stills[: max(1, round(duration_s * fps))]
-        stills = []
-        for i, still in enumerate(used):
-            link = work / f"still-{i:03d}{Path(still).suffix.lower()}"
-            link.symlink_to(Path(still).resolve())
-            stills.append(link.name)
+        try:
+            margin = prepare_stills(used, work, options.width, options.height)
+        except ProviderError as exc:
+            raise ProviderError(
+                f"render of {out_path.name} failed: {exc}",
+                transient=False,
+                provider=PROVIDER,
+                reason=exc.reason,
+            ) from exc
+        counts = frame_counts(total_frames, len(used))
+        write_concat(
+            work / "stills.ffconcat", [(f"still-{i:03d}.ppm", n / options.fps) for i, n in enumerate(counts)]
+        )
         captions = [c for c in inputs.captions if c.start_s < duration_s and c.text.strip()]
+        strip_h = 0
         if captions:
-            (work / "captions.ass").write_text(
-                ass_document(captions, width=width, height=height, duration_s=duration_s), encoding="utf-8"
-            )
+            strip_h = write_caption_strips(captions, work, options.width, options.height, duration_s)
         args = _command(
-            stills=stills,
+            counts=counts,
+            margin=margin,
             narration=Path(inputs.narration_wav).resolve(),
             music=Path(inputs.music).resolve() if inputs.music else None,
-            has_captions=bool(captions),
-            fonts_dir=fonts,
+            caption_strip_h=strip_h,
             duration_s=duration_s,
-            width=width,
-            height=height,
-            fps=fps,
-            preset=preset,
+            options=options,
             out=partial.resolve(),
+            narration_rate_hz=narration_rate_hz(inputs.narration_wav),
         )
         try:
-            run = run_ffmpeg(args, timeout_s=timeout_s, cwd=work)
+            run = run_ffmpeg(args, timeout_s=options.timeout_s, cwd=work)
         except ProviderError as exc:
             partial.unlink(missing_ok=True)
-            legend = f"inputs #0-#{len(stills) - 1} are the stills, #{len(stills)} the narration"
             raise ProviderError(
-                f"render of {out_path.name} failed ({legend}): {exc}",
+                f"render of {out_path.name} failed ({len(used)} stills): {exc}",
                 transient=exc.transient,
                 provider=PROVIDER,
                 reason=exc.reason,
@@ -144,64 +182,145 @@ def render_video(
         duration_s=probe_media(out_path).duration_s,
         size_bytes=out_path.stat().st_size,
         command_seconds=run.seconds,
+        peak_rss_bytes=run.peak_rss_bytes,
+        frames=total_frames,
     )
+
+
+def frame_counts(total_frames: int, stills: int) -> list[int]:
+    """Frames per still: as equal as possible, the first ones one longer when it does not divide."""
+    base, extra = divmod(total_frames, stills)
+    return [base + (1 if i < extra else 0) for i in range(stills)]
+
+
+def margin_size(width: int, height: int) -> tuple[int, int]:
+    return _even(width * (1 + MOTION_MARGIN)), _even(height * (1 + MOTION_MARGIN))
+
+
+def prepare_stills(stills: list[Path], work: Path, width: int, height: int) -> tuple[int, int]:
+    """Each still decoded once (JPEG draft mode when large), turned upright, cover-cropped to the frame
+    plus the motion margin and written uncompressed as `still-NNN.ppm` (lossless, and nothing for ffmpeg
+    to decode); two at a time (Pillow releases the GIL while it decodes and resamples)."""
+    size = margin_size(width, height)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda job: _prepare_still(job[0], job[1], work, size), enumerate(stills)))
+    return size
+
+
+def _prepare_still(i: int, path: Path, work: Path, size: tuple[int, int]) -> None:
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", size)
+            upright = ImageOps.exif_transpose(image)
+            if upright.mode != "RGB":
+                upright = upright.convert("RGB")  # CMYK, palette, alpha: flattened to RGB
+            fitted = _cover(upright, size)
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ProviderError(
+            f"still {i} ({Path(path).name}) is not a readable image: {exc}",
+            transient=False,
+            provider=PROVIDER,
+            reason="bad_still",
+        ) from None
+    fitted.save(work / f"still-{i:03d}.ppm")
+
+
+def _cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Scale to cover `size` and crop the centre (ImageOps.fit in one resample)."""
+    w, h = image.size
+    scale = max(size[0] / w, size[1] / h)
+    box_w, box_h = size[0] / scale, size[1] / scale
+    left, top = max(0.0, (w - box_w) / 2), max(0.0, (h - box_h) / 2)
+    box = (left, top, min(float(w), left + box_w), min(float(h), top + box_h))
+    # Bilinear: Pillow widens its support when it shrinks (no aliasing), at half bicubic's cost.
+    return image.resize(size, Image.Resampling.BILINEAR, box=box)
+
+
+def write_concat(path: Path, entries: list[tuple[str, float]]) -> None:
+    """An ffconcat list showing each file for its duration; the last file is listed again so that its
+    duration counts (the demuxer ignores the duration of the final entry)."""
+    lines = ["ffconcat version 1.0"]
+    for name, seconds in entries:
+        lines += [f"file '{name}'", f"duration {seconds:.6f}"]
+    lines.append(f"file '{entries[-1][0]}'")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def pan_expressions(counts: list[int]) -> tuple[str, str]:
+    """crop x and y as expressions of the frame number n: still i pans over its own frames in one of four
+    directions (left→right, right→left, and the two diagonals), cycling. O(1) per frame."""
+    stills = len(counts)
+    base = counts[-1]
+    longer = sum(1 for c in counts if c > base)  # the first `longer` stills have base + 1 frames
+    split = longer * (base + 1)
+    seg = f"if(lt(n,{split}),floor(n/{base + 1}),{longer}+floor((n-{split})/{max(1, base)}))"
+    start = f"if(lt(n,{split}),ld(1)*{base + 1},{split}+(ld(1)-{longer})*{base})"
+    count = f"if(lt(n,{split}),{base + 1},{base})"
+    # 1: still index, 2: its first frame, 3: p in 0..1 through it, 4: direction
+    setup = (
+        f"st(1,min({seg},{stills - 1}));st(2,{start});"
+        f"st(3,min(1,(n-ld(2))/max(1,{count}-1)));st(4,mod(ld(1),4));"
+    )
+    x = setup + "(iw-ow)*if(mod(ld(4),2),1-ld(3),ld(3))"
+    y = setup + "if(lt(ld(4),2),(ih-oh)/2,(ih-oh)*if(eq(ld(4),2),ld(3),1-ld(3)))"
+    return x, y
 
 
 def _command(
     *,
-    stills: list[str],
+    counts: list[int],
+    margin: tuple[int, int],
     narration: Path,
     music: Path | None,
-    has_captions: bool,
-    fonts_dir: Path | None,
+    caption_strip_h: int,
     duration_s: float,
-    width: int,
-    height: int,
-    fps: int,
-    preset: str,
+    options: RenderOptions,
     out: Path,
+    narration_rate_hz: int = 0,
 ) -> list[str]:
-    total_frames = max(len(stills), round(duration_s * fps))
-    counts = [
-        total_frames // len(stills) + (1 if i < total_frames % len(stills) else 0) for i in range(len(stills))
-    ]
-    margin_w = _even(width * (1 + MOTION_MARGIN))
-    margin_h = _even(height * (1 + MOTION_MARGIN))
-
+    o = options
+    total_frames = sum(counts)
     args: list[str] = ["-y", "-loglevel", "warning", "-nostats"]
-    for name in stills:
-        # One input per still, decoded once; the loop filter repeats the scaled frame.
-        args += ["-i", name]
-    voice_in = len(stills)
+    args += ["-f", "concat", "-safe", "0", "-i", "stills.ffconcat"]
+    voice_in = 1
     args += ["-i", str(narration)]
     if music is not None:
         args += ["-stream_loop", "-1", "-i", str(music)]
 
+    x, y = pan_expressions(counts)
+    # Colour conversion (full-range JPEG -> TV-range BT.709) runs once per still, before fps repeats it.
+    video = (
+        f"[0:v]scale={margin[0]}:{margin[1]}:out_range=tv:out_color_matrix=bt709,format=yuv420p,setsar=1,"
+        f"fps={o.fps}:start_time=0,trim=end_frame={total_frames},"
+        f"crop={o.width}:{o.height}:x='{x}':y='{y}'"
+    )
     graph: list[str] = []
-    for i, count in enumerate(counts):
-        p = f"n/{max(1, count - 1)}"
-        x, y = (expr.format(p=p) for expr in _PANS[i % len(_PANS)])
-        graph.append(
-            # trim: a multi-frame input (GIF, clip) contributes its first frame only.
-            f"[{i}:v]trim=end_frame=1,scale={margin_w}:{margin_h}:force_original_aspect_ratio=increase"
-            f":out_range=tv:out_color_matrix=bt709,crop={margin_w}:{margin_h},setsar=1,format=yuv420p,"
-            f"loop=loop={count - 1}:size=1:start=0,settb=1/{fps},setpts=N,"
-            f"crop={width}:{height}:x='{x}':y='{y}'[s{i}]"
+    if caption_strip_h:
+        graph.append(video + "[moving]")
+        bottom = _caption_bottom_px(o.height)
+        # A `movie` source, not an input: the overlay pulls caption frames when it needs them. As an input,
+        # the demuxer ran ahead and every decoded strip waited in memory (~1 MB a caption, growing with
+        # the video's length).
+        graph.append("movie=captions.ffconcat:f=concat,format=yuva420p[captions]")
+        video = (
+            f"[moving][captions]overlay=x=0:y={o.height - bottom - caption_strip_h}"
+            ":eof_action=repeat:format=yuv420"
         )
-    video = "".join(f"[s{i}]" for i in range(len(counts))) + f"concat=n={len(counts)}:v=1:a=0"
-    if has_captions:
-        video += ",ass=filename=captions.ass"
-        if fonts_dir is not None:
-            video += f":fontsdir={_filter_value(str(fonts_dir))}"
     graph.append(
         video + ",format=yuv420p,setparams=range=tv:colorspace=bt709:color_primaries=bt709:color_trc=bt709[v]"
     )
 
-    voice = f"[{voice_in}:a]aresample={AUDIO_SAMPLE_RATE_HZ},aformat=sample_fmts=fltp:channel_layouts=stereo"
+    # The audio is a graph of its own: each graph then runs in its own thread and is paced by the muxer
+    # through ffmpeg's bounded queues, rather than one graph serving two outputs at different speeds.
     if music is None:
-        graph.append(voice + "[a]")
+        # Speech alone stays mono at its own rate (TTS speaks 24 kHz mono): resampling it to 48 kHz stereo
+        # added nothing to hear and made the AAC encoder a sixth of the render's CPU.
+        audio_rate = narration_rate_hz if narration_rate_hz in AAC_RATES_HZ else AUDIO_SAMPLE_RATE_HZ
+        audio = [f"[{voice_in}:a]aresample={audio_rate},aformat=sample_fmts=fltp:channel_layouts=mono[a]"]
     else:
-        graph += [
+        audio_rate = AUDIO_SAMPLE_RATE_HZ
+        voice = f"[{voice_in}:a]aresample={audio_rate},aformat=sample_fmts=fltp:channel_layouts=stereo"
+        audio = [
             voice + ",asplit=2[voice][key]",
             f"[{voice_in + 1}:a]aresample={AUDIO_SAMPLE_RATE_HZ},"
             f"aformat=sample_fmts=fltp:channel_layouts=stereo,volume={MUSIC_GAIN}[bed]",
@@ -209,9 +328,14 @@ def _command(
             "[voice][ducked]amix=inputs=2:duration=first:dropout_transition=0:normalize=0[a]",
         ]
 
-    args += ["-filter_complex", ";".join(graph), "-map", "[v]", "-map", "[a]"]
-    args += ["-r", str(fps), "-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p"]
-    args += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(AUDIO_SAMPLE_RATE_HZ)]
+    args += ["-filter_complex", ";".join(graph), "-filter_complex", ";".join(audio)]
+    args += ["-map", "[v]", "-map", "[a]"]
+    args += ["-r", str(o.fps), "-c:v", "libx264", "-preset", o.preset, "-crf", str(o.crf)]
+    if o.tune:
+        args += ["-tune", o.tune]
+    if o.x264_params:
+        args += ["-x264-params", o.x264_params]
+    args += ["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", o.audio_bitrate, "-ar", str(audio_rate)]
     args += ["-t", f"{duration_s:.3f}", "-movflags", "+faststart", "-f", "mp4", str(out)]
     return args
 
@@ -220,17 +344,13 @@ def _even(value: float) -> int:
     return max(2, round(value / 2) * 2)
 
 
-def _filter_value(value: str) -> str:
-    """Escape a filter option value for both levels of a filter graph (option, then graph)."""
-    option = re.sub(r"([\\':])", r"\\\1", value)
-    return re.sub(r"([\\'\[\],;])", r"\\\1", option)
-
-
-def default_fonts_dir() -> Path | None:
-    for candidate in FONT_DIRS:
-        if Path(candidate).is_dir():
-            return Path(candidate)
-    return None  # libass asks fontconfig
+def narration_rate_hz(path: Path) -> int:
+    """The narration's sample rate from its WAV header; 0 when it is not a WAV `wave` can read."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            return wav.getframerate()
+    except (wave.Error, EOFError):
+        return 0
 
 
 def narration_duration_s(path: Path) -> float:
@@ -300,39 +420,109 @@ def _balanced_lines(words: list[str], max_chars: int) -> list[list[str]]:
     return lines
 
 
-def ass_document(captions: list[Caption], *, width: int, height: int, duration_s: float) -> str:
-    """An Advanced SubStation document: bold white DejaVu Sans with a black outline, bottom-centred."""
-    font_size = round(height * 0.06)
-    outline = max(2, round(height / 240))
-    margin_v = round(height * 0.06)
-    margin_lr = round(width * 0.05)
-    head = (
-        "[Script Info]\nScriptType: v4.00+\n"
-        f"PlayResX: {width}\nPlayResY: {height}\nWrapStyle: 0\nScaledBorderAndShadow: yes\n\n"
-        "[V4+ Styles]\n"
-        "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, "
-        "Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, "
-        "Alignment, MarginL, MarginR, MarginV, Encoding\n"
-        f"Style: Default,{CAPTION_FONT},{font_size},&H00FFFFFF,&H00FFFFFF,&H00000000,&H80000000,"
-        f"-1,0,0,0,100,100,0,0,1,{outline},1,2,{margin_lr},{margin_lr},{margin_v},1\n\n"
-        "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+@dataclass(frozen=True)
+class CaptionStyle:
+    font_px: int
+    outline_px: int
+    shadow_px: int
+    line_px: int
+    side_margin_px: int
+
+
+def caption_style(width: int, height: int) -> CaptionStyle:
+    """Bold white type 6% of the frame height, a black outline and a soft drop shadow (as the ASS style
+    this replaces: Fontsize 6%, Outline h/240, Shadow 1)."""
+    font_px = max(8, round(height * 0.06))
+    return CaptionStyle(
+        font_px=font_px,
+        outline_px=max(2, round(height / 240)),
+        shadow_px=max(1, round(height / 480)),
+        line_px=round(font_px * 1.2),
+        side_margin_px=round(width * 0.05),
     )
-    events = [
-        f"Dialogue: 0,{_ass_time(c.start_s)},{_ass_time(min(c.end_s, duration_s))},Default,,0,0,0,,"
-        f"{_ass_text(c.text)}\n"
-        for c in captions
-    ]
-    return head + "".join(events)
 
 
-def _ass_time(seconds: float) -> str:
-    centis = max(0, round(seconds * 100))
-    hours, rest = divmod(centis, 360000)
-    minutes, rest = divmod(rest, 6000)
-    secs, centis = divmod(rest, 100)
-    return f"{hours}:{minutes:02d}:{secs:02d}.{centis:02d}"
+def _caption_bottom_px(height: int) -> int:
+    return round(height * 0.06)
 
 
-def _ass_text(text: str) -> str:
-    # Braces open override blocks and backslashes start escapes (\N, \h) in ASS: neither may pass through.
-    return " ".join(text.split()).replace("\\", "/").replace("{", "(").replace("}", ")")
+@functools.lru_cache(maxsize=16)
+def _caption_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    path = next((p for p in CAPTION_FONTS if Path(p).is_file()), None)
+    return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
+
+
+def _wrap_caption(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, max_w: int) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if current and font.getlength(candidate) > max_w:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines
+
+
+def write_caption_strips(
+    captions: list[Caption], work: Path, width: int, height: int, duration_s: float
+) -> int:
+    """One transparent PNG strip per caption (and one blank strip for gaps), listed with their display
+    times in `captions.ffconcat`; returns the strip height. Text too wide for a line wraps onto a second
+    line; a caption needing more shrinks its type."""
+    style = caption_style(width, height)
+    strip_h = CAPTION_MAX_LINES * style.line_px + 2 * style.outline_px + style.shadow_px
+    max_w = width - 2 * style.side_margin_px
+    blank = "caption-blank.png"
+    Image.new("RGBA", (width, strip_h), (0, 0, 0, 0)).save(work / blank, compress_level=1)
+    entries: list[tuple[str, float]] = []
+    cursor = 0.0
+    for i, caption in enumerate(captions):
+        start, end = max(cursor, caption.start_s), min(caption.end_s, duration_s)
+        if end <= start:
+            continue
+        if start > cursor:
+            entries.append((blank, start - cursor))
+        name = f"caption-{i:04d}.png"
+        _draw_caption(caption.text, style, width, strip_h, max_w).save(work / name, compress_level=1)
+        entries.append((name, end - start))
+        cursor = end
+    if cursor < duration_s:
+        entries.append((blank, duration_s - cursor))
+    write_concat(work / "captions.ffconcat", entries)
+    return strip_h
+
+
+def _draw_caption(text: str, style: CaptionStyle, width: int, strip_h: int, max_w: int) -> Image.Image:
+    size = style.font_px
+    font = _caption_font(size)
+    lines = _wrap_caption(text, font, max_w)
+    while len(lines) > CAPTION_MAX_LINES and size > 8:
+        size = max(8, int(size * 0.85))
+        font = _caption_font(size)
+        lines = _wrap_caption(text, font, max_w)
+    line_px = round(size * 1.2)
+    image = Image.new("RGBA", (width, strip_h), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    # Bottom-aligned: the last line sits on the strip's bottom edge (above the shadow).
+    top = strip_h - style.shadow_px - style.outline_px - line_px * len(lines)
+    for index, line in enumerate(lines):
+        x = (width - font.getlength(line)) / 2
+        y = top + index * line_px
+        for dx, dy, fill in (
+            (style.shadow_px, style.shadow_px, (0, 0, 0, 128)),
+            (0, 0, (255, 255, 255, 255)),
+        ):
+            stroke = (0, 0, 0, fill[3])
+            draw.text(
+                (x + dx, y + dy),
+                line,
+                font=font,
+                fill=fill,
+                stroke_width=style.outline_px,
+                stroke_fill=stroke,
+            )
+    return image

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 import wave
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -26,6 +26,7 @@ class Narration:
     requests: int
     cost_usd: Decimal
     voice: str
+    cached_parts: int = 0  # parts served from the segment cache (not billed, no request)
 
 
 def utf8_len(text: str) -> int:
@@ -50,11 +51,11 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def _char_chunks(word: str, max_bytes: int) -> Iterator[str]:
+def _char_chunks(word: str, max_bytes: int, measure: Callable[[str], int] = utf8_len) -> Iterator[str]:
     """A word longer than the limit, cut at character boundaries (never inside a UTF-8 sequence)."""
     chunk, size = [], 0
     for ch in word:
-        n = utf8_len(ch)
+        n = measure(ch)
         if size + n > max_bytes:
             yield "".join(chunk)
             chunk, size = [], 0
@@ -64,14 +65,16 @@ def _char_chunks(word: str, max_bytes: int) -> Iterator[str]:
         yield "".join(chunk)
 
 
-def split_for_tts(text: str, max_bytes: int) -> list[str]:
+def split_for_tts(text: str, max_bytes: int, measure: Callable[[str], int] = utf8_len) -> list[str]:
     """Parts of `text`, each at most `max_bytes` in UTF-8, in as few parts as sentence boundaries allow.
 
     Sentences are packed greedily (optimal for an ordered sequence). A sentence longer than the limit
     starts a new part and is cut at word boundaries; a word longer than the limit, at characters.
+    `measure=len` makes the limit one of characters (ElevenLabs) instead of bytes (Google).
     """
     if max_bytes < 4:
         raise ValueError("max_bytes must be at least 4 (one UTF-8 character)")
+    utf8_len = measure
     parts: list[str] = []
     current = ""
 
@@ -95,7 +98,7 @@ def split_for_tts(text: str, max_bytes: int) -> list[str]:
             if utf8_len(word) <= max_bytes:
                 add(word)
             else:
-                for chunk in _char_chunks(word, max_bytes):
+                for chunk in _char_chunks(word, max_bytes, measure):
                     add(chunk)
     if current:
         parts.append(current)
@@ -169,3 +172,14 @@ def synthesize_narration(
         cost_usd=usd(Decimal(chars) * Decimal(price_per_1k_chars) / 1000),
         voice=voice,
     )
+
+
+def silent_wav(seconds: float, sample_rate_hz: int) -> bytes:
+    """Mono 16-bit silence: the voice chain's emergency last link."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(sample_rate_hz)
+        writer.writeframes(b"\x00\x00" * max(1, round(seconds * sample_rate_hz)))
+    return out.getvalue()

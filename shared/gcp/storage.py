@@ -12,6 +12,7 @@ import tempfile
 import threading
 from functools import cached_property
 from pathlib import Path
+from typing import BinaryIO
 
 from google.api_core import exceptions as gexc
 from google.cloud import storage
@@ -22,6 +23,8 @@ from shared.ports import ProviderError
 
 # Resumable uploads hold one chunk in memory (the library's default is 100 MiB); a multiple of 256 KiB.
 UPLOAD_CHUNK_BYTES = 16 * 1024 * 1024
+# Streams of unknown size (provider downloads) go up in chunks of this size (a multiple of 256 KiB).
+STREAM_CHUNK_BYTES = 1024 * 1024
 
 
 def storage_client(settings: Settings) -> storage.Client:
@@ -54,7 +57,9 @@ class GcsBlobStore:
         client: storage.Client | None = None,
         timeout_s: float = 60.0,
         upload_chunk_bytes: int = UPLOAD_CHUNK_BYTES,
+        stream_chunk_bytes: int = STREAM_CHUNK_BYTES,
     ) -> None:
+        self._stream_chunk_bytes = stream_chunk_bytes
         self._settings = settings
         self._given_client = client
         self._timeout_s = timeout_s
@@ -83,6 +88,18 @@ class GcsBlobStore:
         blob.chunk_size = self._upload_chunk_bytes
         try:
             blob.upload_from_filename(str(local_path), content_type=content_type, timeout=self._timeout_s)
+        except gexc.GoogleAPICallError as err:
+            raise _provider_error("upload", uri, err) from err
+        return uri
+
+    def put_stream(self, path: str, stream: BinaryIO, content_type: str) -> str:
+        """A resumable upload fed from `stream` one chunk at a time: memory holds one chunk, whatever the
+        object's size (a download from a provider streams straight through)."""
+        uri = self._uri(path)
+        blob = self._blob_for_write(uri)
+        blob.chunk_size = self._stream_chunk_bytes
+        try:
+            blob.upload_from_file(stream, content_type=content_type, timeout=self._timeout_s)
         except gexc.GoogleAPICallError as err:
             raise _provider_error("upload", uri, err) from err
         return uri

@@ -21,3 +21,10 @@ def load_json(blobs: BlobStore, uri: str) -> dict[str, Any]:
 def output(job: dict[str, Any], step: str, key: str) -> Any:
     """An output of an earlier step of this job; the graph guarantees that step is done."""
     return job["steps"][step]["outputs"][key]
+
+
+def chain_failure(exc: Exception) -> Exception:
+    """A provider chain with nothing left: retried later when any provider failed transiently."""
+    from shared.chain.runner import PermanentFailure, TransientFailure
+
+    return TransientFailure(str(exc)) if getattr(exc, "transient", False) else PermanentFailure(str(exc))

@@ -1,4 +1,5 @@
-"""Step `render`: stills with motion + narration + burned-in captions → H.264/AAC MP4, one ffmpeg graph."""
+"""Step `render`: stills with motion + narration + burned-in captions → H.264/AAC MP4, one ffmpeg graph
+(720p at 24 fps by default; video_width/video_height 1920x1080 for 1080p)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from shared.bootstrap import Container
 from shared.chain.jobs import StepOutput
 from shared.chain.runner import StepContext
-from shared.content.render import RenderInputs, captions_from_narration, render_video
+from shared.content.render import RenderInputs, RenderOptions, captions_from_narration, render_video
 from shared.steps import artefact_path, load_json, output
 
 
@@ -24,20 +25,14 @@ def run(ctx: StepContext, c: Container) -> StepOutput:
             for i, uri in enumerate(output(job, "media", "still_uris"))
         ]
         duration_s = float(output(job, "voice", "duration_s"))
+        music = c.blobs.download_to(s.render_music_uri, work / "music") if s.render_music_uri else None
         inputs = RenderInputs(
             stills=stills,
             narration_wav=narration,
             captions=captions_from_narration(script["narration"], duration_s),
+            music=music,
         )
-        result = render_video(
-            inputs,
-            work / "video.mp4",
-            width=s.video_width,
-            height=s.video_height,
-            fps=s.video_fps,
-            preset=s.x264_preset,
-            timeout_s=s.render_timeout_s,
-        )
+        result = render_video(inputs, work / "video.mp4", RenderOptions.from_settings(s))
         uri = c.blobs.put_file(artefact_path(job, "video.mp4"), work / "video.mp4", "video/mp4")
     return StepOutput(
         outputs={
@@ -45,6 +40,8 @@ def run(ctx: StepContext, c: Container) -> StepOutput:
             "duration_s": round(result.duration_s, 3),
             "size_bytes": result.size_bytes,
             "render_s": round(result.command_seconds, 2),
+            "ffmpeg_peak_mb": round(result.peak_rss_bytes / 2**20),
+            "frames": result.frames,
         },
         provider="ffmpeg",
     )

@@ -10,7 +10,8 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     ("task hop (Cloud Tasks emulator → function)", ["bench_task_hop.py", "--hops", "100"]),
     ("cold import per entry point", ["bench_cold_import.py", "--repeat", "5"]),
-    ("render 60 s at 720p", ["bench_render.py", "--seconds", "60"]),
+    ("render 60 s and 10 min at 720p, next to MoviePy", ["bench_render.py", "--seconds", "60", "600"]),
+    ("content chains: TTS requests, cache hit rates, cost per video", ["bench_content_chains.py"]),
     ("Stripe webhook: new and duplicate events", ["bench_webhook.py", "--events", "300"]),
     ("rotation pick for 15, 100, 1,000 accounts", ["bench_rotation.py"]),
     ("quota ledger with 1, 4, 16 workers (Firestore emulator)", ["bench_ledger.py", "--seconds", "5"]),

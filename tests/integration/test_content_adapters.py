@@ -284,7 +284,9 @@ def test_pexels_search_and_download_give_jpegs_of_the_video_size(servers) -> Non
     assert len(items) == 4 and len({i.item_id for i in items}) == 4
     assert all(i.provider == "pexels" and (i.width, i.height) == (1280, 720) for i in items)
     assert all(i.url.startswith(servers["stock"].url) for i in items)
-    image = Image.open(io.BytesIO(search.download(items[0])))
+    with search.fetch(items[0]) as fetched:
+        assert fetched.content_type == "image/jpeg"
+        image = Image.open(io.BytesIO(fetched.stream.read()))
     assert (image.format, image.size) == ("JPEG", (1280, 720))
     assert search.rate_limit_remaining == 199
 
@@ -296,8 +298,8 @@ def test_pexels_video_search_answers_the_same_port(servers) -> None:
 
 def test_a_download_that_is_not_an_image_is_refused(servers) -> None:
     item = MediaItem("pexels", "1", f"{servers['stock'].url}/_control/health", 1280, 720)
-    with pytest.raises(ProviderError) as err:
-        PexelsSearch(settings_for(servers)).download(item)
+    with pytest.raises(ProviderError) as err, PexelsSearch(settings_for(servers)).fetch(item):
+        pass
     assert err.value.transient is False and err.value.reason == "bad_content_type"
 
 
@@ -305,7 +307,8 @@ def test_the_key_goes_to_the_api_only(servers) -> None:
     seen: list[dict] = []
     search = PexelsSearch(settings_for(servers))
     search._session.hooks["response"].append(lambda r, **_: seen.append(dict(r.request.headers)))
-    search.download(search.search("sea", count=1)[0])
+    with search.fetch(search.search("sea", count=1)[0]) as fetched:
+        fetched.stream.read()
     assert seen[0]["Authorization"] == "pexels-integration"
     assert "Authorization" not in seen[1]
 

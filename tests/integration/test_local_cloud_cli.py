@@ -48,6 +48,10 @@ def test_up_status_jobs_down(cli_env, tmp_path):
         "sandbox_openai",
         "sandbox_tts",
         "sandbox_stock",
+        "sandbox_elevenlabs",
+        "sandbox_pixabay",
+        "sandbox_unsplash",
+        "sandbox_shutterstock",
     } <= set(components)
     assert all(c["running"] and c["url"].startswith("http://127.0.0.1:") for c in components.values())
     assert set(status["functions"]) == set(entry_points())
@@ -55,7 +59,7 @@ def test_up_status_jobs_down(cli_env, tmp_path):
     assert status["stripe_webhook_secret"].startswith("whsec_")  # the local cloud only: scripts sign events
 
     # every sandbox answers on its control surface; the functions answer over HTTP
-    for name in ("youtube", "openai", "tts", "stock"):
+    for name in ("youtube", "openai", "tts", "stock", "elevenlabs", "pixabay", "unsplash", "shutterstock"):
         assert requests.get(f"{components[f'sandbox_{name}']['url']}/_control/calls", timeout=5).json() == {
             "calls": []
         }

@@ -1,0 +1,1 @@
+"""Operations shared by every provider: budgets and rate limits, with their state in Firestore."""
