@@ -169,9 +169,11 @@ def test_an_exhausted_pool_takes_nothing_more_today(c: Container) -> None:
 def test_a_lost_reservation_is_found_by_its_holder_and_orphans_are_released(c: Container) -> None:
     [account] = fleet(c, 1, 0)
     res = c.ledger.reserve_video(account, "job-lost")
-    orphan = c.firestore.collection(f"{c.settings.collection_prefix}account_slots").document(
-        f"a0001_{pacific_day(datetime.now(UTC))}_u04"
-    )
+    # a second claim by the same job, left behind by a crash, on a slot the reservation does not hold
+    # (slots are claimed in random order, so pick one that is certainly not the reservation's)
+    day = pacific_day(datetime.now(UTC))
+    free = next(f"a0001_{day}_u{n:02d}" for n in range(5) if f"a0001_{day}_u{n:02d}" != res.account_slot)
+    orphan = c.firestore.collection(f"{c.settings.collection_prefix}account_slots").document(free)
     orphan.set({"account_id": "a0001", "day": pacific_day(datetime.now(UTC)), "holder": "job-lost"})
 
     found = c.ledger.find_video_reservation("job-lost")
