@@ -135,33 +135,9 @@ def create_app(*, rate_limit: int = 200, rate_window_s: int = 3600) -> Flask:
     state = StockState(rate_limit, rate_window_s)
     app.extensions["stock_state"] = state
 
-    base_reset = app.view_functions["_reset"]
+    from infra.sandboxes.stock_common import install_common  # it builds on this module's state
 
-    def _reset_all() -> Any:
-        state.reset()
-        return base_reset()
-
-    app.view_functions["_reset"] = _reset_all
-
-    @app.post("/_control/results")
-    def _results() -> Response:
-        body = request.get_json(silent=True) or {}
-        query, total = body.get("query", ""), body.get("total")
-        if not isinstance(query, str) or not isinstance(total, int) or total < 0:
-            return _error(400, 'body must be {"query": str, "total": int >= 0}')
-        with state.lock:
-            state.result_caps[query] = total
-        return jsonify({"ok": True})
-
-    @app.post("/_control/empty")
-    def _empty() -> Response:
-        body = request.get_json(silent=True) or {}
-        with state.lock:
-            if body.get("on", True):
-                state.result_caps[""] = 0
-            else:
-                state.result_caps.pop("", None)
-        return jsonify({"ok": True})
+    install_common(app, state, _error)
 
     def _api_guard() -> tuple[Response | None, dict[str, str]]:
         if not request.headers.get("Authorization", "").strip():
