@@ -35,7 +35,8 @@ def _configure() -> logging.Logger:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(_CloudFormatter("%(levelname)s %(message)s %(name)s", timestamp=True))
         root.addHandler(handler)
-        root.setLevel(logging.INFO)
+        if root.level == logging.NOTSET:  # a level set before this import stands
+            root.setLevel(logging.INFO)
         root.propagate = False
     return root
 

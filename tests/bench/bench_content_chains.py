@@ -12,6 +12,7 @@ what each call reported (tokens, characters, images, assets). No asserts: figure
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import random
 import sys
@@ -198,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--topics", type=int, default=10, help="distinct topics among the jobs")
+    parser.add_argument("--verbose", action="store_true", help="also print the system's own logs")
     args = parser.parse_args(argv)
+    # The system logs JSON lines on stdout; here they would bury the figures (and break --json).
+    logging.getLogger("ytempire").setLevel(logging.INFO if args.verbose else logging.WARNING)
     servers = start_sandboxes()
     try:
         settings = settings_for(servers)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import random
 import sys
@@ -93,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="15,100,1000")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="also print the system's own logs")
     args = parser.parse_args(argv)
+    # The system logs JSON lines on stdout; here they would bury the figures (and break --json).
+    logging.getLogger("ytempire").setLevel(logging.INFO if args.verbose else logging.WARNING)
     results = []
     with tempfile.TemporaryDirectory() as logs:
         emulator = start_firestore(log_dir=logs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import random
 import statistics
 import sys
@@ -113,7 +114,10 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="also print the system's own logs")
     args = parser.parse_args()
+    # The system logs JSON lines on stdout; here they would bury the figures (and break --json).
+    logging.getLogger("ytempire").setLevel(logging.INFO if args.verbose else logging.WARNING)
 
     import functions_framework
 
