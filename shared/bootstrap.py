@@ -11,12 +11,12 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from shared.chain.runner import ChainPolicy
 from shared.config import Settings
 
 if TYPE_CHECKING:
     from shared.billing.firestore_billing import FirestoreBilling
     from shared.billing.stripe_api import StripeGateway
+    from shared.chain.runner import ChainPolicy
     from shared.chain.store import JobStore
     from shared.content.chain import RetryPolicy
     from shared.ops.budgets import Budgets
@@ -61,6 +61,8 @@ class Container:
 
     @property
     def policy(self) -> ChainPolicy:
+        from shared.chain.runner import ChainPolicy
+
         s = self.settings
         return ChainPolicy(
             max_attempts=s.task_max_attempts,

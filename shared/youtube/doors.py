@@ -8,11 +8,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.bootstrap import container
-from shared.chain.runner import utcnow
 from shared.log import get_logger, log_context, trace_from_header
 from shared.ports import ProviderError
 from shared.web import BadRequest, Reply, error_reply, parse_json_body, reply, require_method
-from shared.youtube.accounts import ACCOUNT_ID_PATTERN
+from shared.youtube.accounts import ACCOUNT_ID_PATTERN, utcnow
 
 log = get_logger("youtube.doors")
 

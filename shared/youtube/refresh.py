@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.log import get_logger, log_context
 from shared.ports import ProviderError
-from shared.youtube.uploader import REAUTH_REASONS
+from shared.youtube.tokens import REAUTH_REASONS
 
 log = get_logger("youtube.refresh")
 

@@ -97,6 +97,12 @@ class TokenError(ProviderError):
     """The account's OAuth token could not be loaded or refreshed (no YouTube API call was made)."""
 
 
+# Token failures after which only a new authorisation helps.
+REAUTH_REASONS = frozenset(
+    {"invalid_grant", "token_missing", "token_invalid", "invalid_client", "unauthorized_client"}
+)
+
+
 def refresh_failure(exc: Exception, account_id: str) -> ProviderError:
     """A TokenError for a failed token refresh; never carries the client secret or a token."""
     if isinstance(exc, TransportError):

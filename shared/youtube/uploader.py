@@ -33,14 +33,10 @@ from shared.ports import ProviderError, UploadOutcome, VideoMetadata
 from shared.youtube.accounts import Account, next_pacific_midnight, pacific_day
 from shared.youtube.ledger import QuotaLedger, QuotaUnavailable, Refusal, VideoReservation
 from shared.youtube.rotation import AccountRotation, Candidate, candidates
-from shared.youtube.tokens import TokenError
+from shared.youtube.tokens import REAUTH_REASONS, TokenError
 
 log = get_logger("youtube.uploader")
 INSERT = "videos.insert"
-# Token failures after which only a new authorisation helps.
-REAUTH_REASONS = frozenset(
-    {"invalid_grant", "token_missing", "token_invalid", "invalid_client", "unauthorized_client"}
-)
 
 
 class UploadDeferred(Exception):

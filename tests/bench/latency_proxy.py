@@ -40,23 +40,27 @@ class LatencyProxy:
         async def close() -> None:
             assert self._server is not None
             self._server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            # every task ends here, so none is left pending for the garbage collector to complain about
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
 
     async def _connection(self, down_r: asyncio.StreamReader, down_w: asyncio.StreamWriter) -> None:
+        writers = [down_w]
         try:
             up_r, up_w = await asyncio.open_connection(*self._upstream)
+            writers.append(up_w)
+            await asyncio.gather(self._pipe(down_r, up_w), self._pipe(up_r, down_w))
         except OSError:
-            down_w.close()
-            return
-        await asyncio.gather(self._pipe(down_r, up_w), self._pipe(up_r, down_w), return_exceptions=True)
-        for w in (up_w, down_w):
-            with contextlib.suppress(Exception):
+            pass  # upstream unreachable, or a side went away: close both
+        finally:
+            for w in writers:
                 w.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -85,5 +89,8 @@ class LatencyProxy:
                 if not data:
                     break
             await sender
+        except (OSError, asyncio.IncompleteReadError):
+            pass  # the peer went away: close both sides
         finally:
             sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
