@@ -9,24 +9,25 @@ APT_PACKAGES := espeak-ng fonts-dejavu-core
 EMULATOR_VENVS := .venv-tasks/.stamp .venv-gcs/.stamp .venv-drongo/.stamp .venv-localstripe/.stamp
 VIDEOS ?= 2
 
-.PHONY: setup demo test lint bench local-up local-down clean-local help
+.PHONY: setup apt demo test lint bench local-up local-down clean-local help
 help:
 	@echo "make demo    # set up, start the local cloud, make $(VIDEOS) videos end to end"
 	@echo "make test    # set up, run every test with branch coverage (>= 80%)"
 	@echo "make bench   # print the benchmarks' figures"
 	@echo "make local-up / local-down"
 
-setup: .apt.stamp $(VENV)/.stamp $(EMULATOR_VENVS) .venv-checkov/.stamp
+setup: apt $(VENV)/.stamp $(EMULATOR_VENVS) .venv-checkov/.stamp
 
 # Debian packages: espeak-ng gives the local TTS sandbox a real voice; fonts for captions/thumbnails.
 # The Firestore emulator (google-cloud-cli-firestore-emulator) and Java 17 come with the machine.
-.apt.stamp:
+# Checked on every run (dpkg -s is cheap) rather than remembered in a stamp: a stamp outlives the packages
+# (a new machine, a checkout that carried one) and then nothing would install them.
+apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if ! command -v gcloud >/dev/null || [ ! -d "$$(dirname $$(readlink -f $$(command -v gcloud)))/../platform/cloud-firestore-emulator" ]; then \
 	  missing="$$missing google-cloud-cli-firestore-emulator"; fi; \
 	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
-	@touch $@
 
 $(VENV)/.stamp: pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
