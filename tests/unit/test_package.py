@@ -130,3 +130,14 @@ def test_cli_prints_hash_or_json(tree: Path, tmp_path: Path, capsys: pytest.Capt
     assert described["sha256"] == sha
     assert Path(described["path"]).is_file()
     assert "main.py" in described["files"]
+
+
+def test_the_repository_tracks_no_machine_local_state() -> None:
+    """Install stamps and virtualenvs belong to one machine: a committed `.apt.stamp` once told every
+    fresh checkout that espeak-ng was installed, so nothing installed it."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert tracked, "not a git checkout"
+    local = [p for p in tracked if p.endswith(".stamp") or p.split("/")[0].startswith(".venv")]
+    assert local == []
